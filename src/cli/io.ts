@@ -1,0 +1,17 @@
+import { ANSI_STYLE, NO_STYLE, type Style } from '../report/table.js';
+
+/** Where a command writes; injected so tests can capture it. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  style: Style;
+}
+
+export function processIo(): Io {
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  return {
+    out: (t) => process.stdout.write(`${t}\n`),
+    err: (t) => process.stderr.write(`${t}\n`),
+    style: colour ? ANSI_STYLE : NO_STYLE,
+  };
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { INGEST_HELP, ingestCommand } from './commands/ingest.js';
+import { PRICES_HELP, pricesCommand } from './commands/prices.js';
+import { REPORT_HELP, reportCommand } from './commands/report.js';
+import { SESSION_HELP, sessionCommand } from './commands/session.js';
+import { EXIT } from './errors.js';
+import { type Io, processIo } from './io.js';
+
+const HELP = `tokenledger — what your AI agents spent, by agent, model, session and day
+
+Usage:
+  tokenledger [report] [PATH…]   spend table (default command)
+  tokenledger ingest [PATH…]     read new usage into the ledger
+  tokenledger session ID         a session's sub-agent delegation tree
+  tokenledger prices MODEL       the rates that apply to a model, and why
+
+Run 'tokenledger COMMAND --help' for a command's options.
+
+${REPORT_HELP}
+
+${INGEST_HELP}
+
+${SESSION_HELP}
+
+${PRICES_HELP}
+
+Exit codes: 0 done, 1 failed, 2 usage error.`;
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+const COMMANDS: Record<string, Command> = {
+  report: reportCommand,
+  ingest: ingestCommand,
+  session: sessionCommand,
+  prices: pricesCommand,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** The CLI's one error boundary: expected errors print one line and a stable exit code. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    io.out(HELP);
+    return EXIT.ok;
+  }
+  if (first === '--version' || first === '-v') {
+    io.out(version());
+    return EXIT.ok;
+  }
+  const named = first !== undefined ? COMMANDS[first] : undefined;
+  const command = named ?? reportCommand;
+  const args = named ? rest : argv;
+  try {
+    return await command(args, io);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === 'USAGE' || e.code === 'PATH_NOT_FOUND' || e.code === 'PRICE_OVERRIDE_INVALID') {
+      io.err(`tokenledger: ${e.message}`);
+      return EXIT.usage;
+    }
+    io.err(`tokenledger: ${e.message}`);
+    if (process.env.TOKENLEDGER_DEBUG) io.err(String(e.stack));
+    return EXIT.failure;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tokenledger: ${String(err)}\n`);
+    process.exitCode = EXIT.failure;
+  },
+);

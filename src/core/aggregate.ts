@@ -1,0 +1,154 @@
+import type { UsageEvent } from './event.js';
+import type { NanoUsd } from './money.js';
+import { addUsage, emptyUsage, type UsageBuckets } from './usage.js';
+
+export const GROUP_BYS = ['day', 'week', 'month', 'session', 'project', 'model', 'agent'] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+/** Sums for one group (or the whole report). */
+export interface Tally {
+  key: string;
+  events: number;
+  usage: UsageBuckets;
+  /** Sum of priced events only. */
+  costNano: NanoUsd;
+  unpricedEvents: number;
+  unpricedModels: string[];
+  estimatedEvents: number;
+  firstTs: number;
+  lastTs: number;
+}
+
+export function emptyTally(key: string): Tally {
+  return {
+    key,
+    events: 0,
+    usage: emptyUsage(),
+    costNano: 0,
+    unpricedEvents: 0,
+    unpricedModels: [],
+    estimatedEvents: 0,
+    firstTs: Number.POSITIVE_INFINITY,
+    lastTs: Number.NEGATIVE_INFINITY,
+  };
+}
+
+export function addEvent(t: Tally, e: UsageEvent): void {
+  t.events++;
+  addUsage(t.usage, e.usage);
+  if (e.cost.nanoUsd === null) {
+    t.unpricedEvents++;
+    if (!t.unpricedModels.includes(e.model)) t.unpricedModels.push(e.model);
+  } else {
+    t.costNano += e.cost.nanoUsd;
+  }
+  if (e.cost.estimated) t.estimatedEvents++;
+  if (e.ts < t.firstTs) t.firstTs = e.ts;
+  if (e.ts > t.lastTs) t.lastTs = e.ts;
+}
+
+export function mergeTally(into: Tally, t: Tally): void {
+  into.events += t.events;
+  addUsage(into.usage, t.usage);
+  into.costNano += t.costNano;
+  into.unpricedEvents += t.unpricedEvents;
+  for (const m of t.unpricedModels) if (!into.unpricedModels.includes(m)) into.unpricedModels.push(m);
+  into.estimatedEvents += t.estimatedEvents;
+  into.firstTs = Math.min(into.firstTs, t.firstTs);
+  into.lastTs = Math.max(into.lastTs, t.lastTs);
+}
+
+const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/** Local calendar day `YYYY-MM-DD` (the process time zone, `TZ`). */
+export function dayOf(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** The Monday that starts the ISO week, as `YYYY-MM-DD`. */
+export function weekOf(ts: number): string {
+  const d = new Date(ts);
+  const back = (d.getDay() + 6) % 7;
+  const monday = new Date(d.getFullYear(), d.getMonth(), d.getDate() - back);
+  return dayOf(monday.getTime());
+}
+
+export function monthOf(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
+}
+
+/** Events without the dimension group under this key (never silently dropped). */
+export const UNKNOWN_KEY = '(unknown)';
+
+export function groupKeyOf(e: UsageEvent, by: GroupBy): string {
+  switch (by) {
+    case 'day':
+      return dayOf(e.ts);
+    case 'week':
+      return weekOf(e.ts);
+    case 'month':
+      return monthOf(e.ts);
+    case 'session':
+      return e.attribution.session ?? UNKNOWN_KEY;
+    case 'project':
+      return e.attribution.project ?? UNKNOWN_KEY;
+    case 'model':
+      return e.speed ? `${e.model} (${e.speed})` : e.model;
+    case 'agent':
+      return e.attribution.agentName ?? UNKNOWN_KEY;
+    default:
+      return unreachable(by);
+  }
+}
+
+export function unreachable(x: never): never {
+  throw new Error(`unreachable: ${String(x)}`);
+}
+
+/** Which events a report covers. Dates are local `YYYY-MM-DD`, both ends inclusive. */
+export interface EventFilter {
+  since?: string;
+  until?: string;
+  project?: string;
+}
+
+export function matchesFilter(e: UsageEvent, f: EventFilter): boolean {
+  if (f.project !== undefined && e.attribution.project !== f.project) return false;
+  if (f.since !== undefined || f.until !== undefined) {
+    const day = dayOf(e.ts);
+    if (f.since !== undefined && day < f.since) return false;
+    if (f.until !== undefined && day > f.until) return false;
+  }
+  return true;
+}
+
+export interface Aggregate {
+  totals: Tally;
+  groups: Tally[];
+}
+
+/** Sorts groups: time keys chronologically, everything else by cost, then tokens. */
+export function sortGroups(groups: Tally[], by: GroupBy): Tally[] {
+  if (by === 'day' || by === 'week' || by === 'month') return groups.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return groups.sort((a, b) => b.costNano - a.costNano || b.events - a.events || (a.key < b.key ? -1 : 1));
+}
+
+/** Groups events in memory (the ledger does the same in SQL; a test holds the two equal). */
+export function aggregate(events: Iterable<UsageEvent>, by: GroupBy, filter: EventFilter = {}): Aggregate {
+  const totals = emptyTally('total');
+  const groups = new Map<string, Tally>();
+  for (const e of events) {
+    if (!matchesFilter(e, filter)) continue;
+    addEvent(totals, e);
+    const key = groupKeyOf(e, by);
+    let g = groups.get(key);
+    if (!g) {
+      g = emptyTally(key);
+      groups.set(key, g);
+    }
+    addEvent(g, e);
+  }
+  return { totals, groups: sortGroups([...groups.values()], by) };
+}

@@ -1,0 +1,48 @@
+/**
+ * Money is exact: every cost is an integer number of nano-dollars (1e-9 USD). A per-token rate of
+ * e.g. $0.30 per million tokens is 0.3 micro-dollars per token, so micro-dollars cannot hold a single
+ * cache-read token; nano-dollars can, and a JavaScript number sums them exactly up to ~$9 million.
+ * Rates are held as integer pico-dollars per token (= micro-dollars per million tokens), so
+ * `tokens × rate` is an exact integer too; an event's cost is rounded once, half up, to nano-dollars.
+ */
+export type NanoUsd = number;
+
+export const NANO_PER_USD = 1_000_000_000;
+
+/** $/MTok (as published) → integer pico-dollars per token. Prices have at most 6 decimals. */
+export function rateFromPerMTok(usdPerMTok: number): number {
+  return Math.round(usdPerMTok * 1_000_000);
+}
+
+/** Integer pico-dollars → integer nano-dollars, half up. */
+export function picoToNano(pico: number): NanoUsd {
+  return Math.floor((pico + 500) / 1000);
+}
+
+export function nanoToUsd(n: NanoUsd): number {
+  return n / NANO_PER_USD;
+}
+
+export function usdToNano(usd: number): NanoUsd {
+  return Math.round(usd * NANO_PER_USD);
+}
+
+/**
+ * Formats nano-dollars as dollars with `digits` decimals (half up), without going through a float
+ * sum: `formatUsd(1_234_567_890) === '$1.23'`.
+ */
+export function formatUsd(n: NanoUsd, digits = 2): string {
+  const neg = n < 0;
+  const abs = Math.abs(n);
+  const scale = 10 ** (9 - digits);
+  const units = Math.floor((abs + scale / 2) / scale);
+  const whole = Math.floor(units / 10 ** digits);
+  const frac = digits > 0 ? `.${String(units % 10 ** digits).padStart(digits, '0')}` : '';
+  return `${neg ? '-' : ''}$${groupThousands(whole)}${frac}`;
+}
+
+export function groupThousands(n: number): string {
+  return Math.trunc(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}

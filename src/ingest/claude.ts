@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, type Stats, statSync } from 'node:fs';
+import type { Problem, UsageEvent } from '../core/event.js';
+import { type PriceBook, priceEvent } from '../core/pricing.js';
+import type { ClaudeFileInfo, ClaudeFileScan, ClaudeSpawn } from '../sources/claude-code.js';
+import { type ClaudeAgentMeta, discoverClaudeFiles } from '../sources/claude-discover.js';
+import { ClaudeMerge } from '../sources/claude-merge.js';
+import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
+import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
+
+export interface IngestProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ScanStats {
+  files: number;
+  filesRead: number;
+  bytesRead: number;
+  lines: number;
+  synthetic: number;
+}
+
+export interface DirectScan {
+  events: UsageEvent[];
+  problems: Problem[];
+  stats: ScanStats;
+}
+
+const PRICE_VERSION_KEY = 'priceVersion';
+// Flush to the ledger every this many call copies: bounds memory and the work a crash can lose.
+const BATCH_COPIES = 50_000;
+
+/** Reads Claude Code transcripts straight from disk (no ledger): `report --no-ledger`. */
+export async function scanClaudeDirect(
+  paths: string[],
+  book: PriceBook,
+  onProgress?: (p: IngestProgress) => void,
+): Promise<DirectScan> {
+  const found = discoverClaudeFiles(paths);
+  const merge = new ClaudeMerge();
+  for (const m of found.metas) merge.addMeta(m);
+  const problems = [...found.problems];
+  const jobs = fullScanJobs(found.transcripts);
+  const stats: ScanStats = { files: jobs.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
+  const progress = tracker(jobs, onProgress);
+  await scanClaudeFiles(jobs, {
+    onScan(scan, job) {
+      merge.addScan(scan, job.info.project);
+      for (const p of scan.problems) problems.push(p);
+      count(stats, scan);
+      progress(scan);
+    },
+  });
+  stats.synthetic = merge.synthetic;
+  return { events: [...merge.events(book)], problems: sortProblems(problems), stats };
+}
+
+export interface IngestResult extends IngestStats {
+  stats: ScanStats;
+  /** Problems found by this ingest (all known problems: `ledger.problems()`). */
+  problems: Problem[];
+  repriced: number;
+}
+
+function headHash(file: string, length: number): string {
+  const n = Math.min(length, 512);
+  const buf = Buffer.alloc(n);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buf, 0, n, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return `${n}:${createHash('sha1').update(buf).digest('hex')}`;
+}
+
+/** Where to resume a file: its stored offset when it only grew, else the start. */
+function planFile(info: ClaudeFileInfo, st: Stats, prev: FileState | undefined): ClaudeScanJob | null {
+  const identity = `${st.dev}:${st.ino}`;
+  if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return null;
+  if (prev && prev.identity === identity && st.size >= prev.offset) {
+    const hashedLength = Number(prev.headHash.split(':')[0]);
+    if (headHash(info.file, hashedLength) === prev.headHash) {
+      return { info, from: { offset: prev.offset, lines: prev.lines }, size: st.size };
+    }
+  }
+  return { info, from: { offset: 0, lines: 0 }, size: st.size };
+}
+
+/**
+ * Incremental, idempotent, crash-safe ingest of Claude Code transcripts into the ledger: only bytes
+ * appended since the last ingest are read; each batch of whole files is one transaction with the
+ * files' new offsets, so a killed ingest resumes where its last commit ended.
+ */
+export async function ingestClaude(
+  paths: string[],
+  ledger: LedgerStore,
+  book: PriceBook,
+  onProgress?: (p: IngestProgress) => void,
+): Promise<IngestResult> {
+  const found = discoverClaudeFiles(paths);
+  const merge = new ClaudeMerge();
+  for (const l of ledger.links('claude-spawn')) merge.addSpawn(l.data as ClaudeSpawn);
+  for (const l of ledger.links('claude-result')) merge.addResult(l.key, l.data as string);
+  for (const l of ledger.links('claude-meta')) merge.addMeta(l.data as ClaudeAgentMeta);
+  const newLinks: LinkRecord[] = [];
+  for (const m of found.metas) {
+    merge.addMeta(m);
+    newLinks.push({ kind: 'claude-meta', key: m.agentId, data: m });
+  }
+
+  const states = ledger.fileStates();
+  const jobs: ClaudeScanJob[] = [];
+  const stats: ScanStats = {
+    files: found.transcripts.length,
+    filesRead: 0,
+    bytesRead: 0,
+    lines: 0,
+    synthetic: 0,
+  };
+  for (const info of found.transcripts) {
+    const job = planFile(info, statSync(info.file), states.get(info.file));
+    if (job) jobs.push(job);
+  }
+
+  const result: IngestResult = {
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    stats,
+    problems: [...found.problems],
+    repriced: 0,
+  };
+  let pending: { scan: ClaudeFileScan; job: ClaudeScanJob }[] = [];
+  let pendingCopies = 0;
+  const flush = () => {
+    if (pending.length === 0 && newLinks.length === 0) return;
+    const files: FileState[] = [];
+    const problems: Problem[] = [];
+    const reset: string[] = [];
+    for (const { scan, job } of pending) {
+      const st = statSync(job.info.file);
+      const prev = states.get(job.info.file);
+      const first = Number.isFinite(scan.firstTs) ? scan.firstTs : null;
+      const firstTs =
+        job.from.offset > 0 && prev?.firstTs != null
+          ? first === null
+            ? prev.firstTs
+            : Math.min(prev.firstTs, first)
+          : first;
+      files.push({
+        path: job.info.file,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        identity: `${st.dev}:${st.ino}`,
+        headHash: headHash(job.info.file, scan.endOffset),
+        offset: scan.endOffset,
+        lines: scan.lines,
+        firstTs,
+      });
+      if (job.from.offset === 0) reset.push(job.info.file);
+      problems.push(...scan.problems);
+    }
+    const stored = [...merge.storedEvents(book)];
+    const s = ledger.commit({
+      events: stored,
+      files,
+      resetProblemsFor: reset,
+      problems,
+      links: newLinks.splice(0),
+    });
+    result.inserted += s.inserted;
+    result.updated += s.updated;
+    result.unchanged += s.unchanged;
+    result.problems.push(...problems);
+    merge.clearCalls();
+    pending = [];
+    pendingCopies = 0;
+  };
+
+  const progress = tracker(jobs, onProgress);
+  await scanClaudeFiles(jobs, {
+    onScan(scan, job) {
+      merge.addScan(scan, job.info.project);
+      for (const s of scan.spawns) newLinks.push({ kind: 'claude-spawn', key: s.toolUseId, data: s });
+      for (const r of scan.results)
+        newLinks.push({ kind: 'claude-result', key: r.toolUseId, data: r.agentId });
+      count(stats, scan);
+      pending.push({ scan, job });
+      pendingCopies += scan.calls.length;
+      if (pendingCopies >= BATCH_COPIES) flush();
+      progress(scan);
+    },
+  });
+  flush();
+  stats.synthetic = merge.synthetic;
+
+  // Spawn links can arrive after the sub-agent's calls (the result is written when it finishes).
+  for (const agentId of ledger.unresolvedAgents()) {
+    const attrs = merge.agentAttribution(agentId);
+    if (attrs.agentType) ledger.updateAgent(agentId, attrs);
+  }
+  const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
+  if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, book.version);
+  else if (pricedWith !== book.version) {
+    result.repriced = ledger.reprice((e) =>
+      e.source === 'claude-code' ? priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed) : null,
+    );
+    ledger.setMeta(PRICE_VERSION_KEY, book.version);
+  }
+  result.problems = sortProblems(result.problems);
+  return result;
+}
+
+function count(stats: ScanStats, scan: ClaudeFileScan): void {
+  stats.filesRead++;
+  stats.bytesRead += scan.bytesRead;
+  stats.lines += scan.lines;
+}
+
+function tracker(
+  jobs: ClaudeScanJob[],
+  onProgress?: (p: IngestProgress) => void,
+): (scan: ClaudeFileScan) => void {
+  const p: IngestProgress = {
+    filesDone: 0,
+    filesTotal: jobs.length,
+    bytesDone: 0,
+    bytesTotal: jobs.reduce((n, j) => n + j.size - j.from.offset, 0),
+  };
+  return (scan) => {
+    p.filesDone++;
+    p.bytesDone += scan.bytesRead;
+    onProgress?.(p);
+  };
+}
+
+export function sortProblems(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
+}

@@ -1,0 +1,359 @@
+import type { Problem } from '../core/event.js';
+import { emptyUsage, type UsageBuckets } from '../core/usage.js';
+import { scanJsonl } from './jsonl-reader.js';
+
+/**
+ * One copy of an API call as a Claude Code transcript wrote it. The same call appears on several
+ * lines (one per content block, growing streamed snapshots), in `progress` lines of the parent, in
+ * the sub-agent's own file and in resumed sessions; `mergeClaudeCopies` counts it once.
+ */
+export interface ClaudeCallCopy {
+  /** `message.id|requestId`, or `message.id` when the record has no requestId. */
+  key: string;
+  model: string;
+  ts: number;
+  usage: UsageBuckets;
+  speed?: string;
+  session?: string;
+  cwd?: string;
+  /** Sub-agent id known for this copy (file name, record, or progress data). */
+  agentId?: string;
+  /** The copy sits on a sidechain (a sub-agent's line), inline or in a sub-agent file. */
+  sidechain: boolean;
+  /** The copy is a sub-agent call echoed in the parent's `progress` line. */
+  viaProgress: boolean;
+  /** For progress copies: the Task/Agent tool_use that spawned the sub-agent. */
+  parentToolUseId?: string;
+  file: string;
+  line: number;
+}
+
+/** A `Task`/`Agent` tool_use: the spawn of a sub-agent. */
+export interface ClaudeSpawn {
+  toolUseId: string;
+  session?: string;
+  agentType?: string;
+  description?: string;
+  /** Sub-agent id of the spawner, absent for the main thread. */
+  spawnerAgentId?: string;
+}
+
+/** `tool_use_id → agentId`, from the `user` record holding a spawn's tool_result. */
+export interface ClaudeSpawnResult {
+  toolUseId: string;
+  agentId: string;
+}
+
+export interface ClaudeFileScan {
+  file: string;
+  calls: ClaudeCallCopy[];
+  spawns: ClaudeSpawn[];
+  results: ClaudeSpawnResult[];
+  problems: Problem[];
+  /** Records skipped on purpose: `<synthetic>` messages (not API calls). */
+  synthetic: number;
+  endOffset: number;
+  lines: number;
+  bytesRead: number;
+  /** Earliest timestamp seen in the file: an original session starts before its resumed copies. */
+  firstTs: number;
+}
+
+/** What the file's path says about it. */
+export interface ClaudeFileInfo {
+  file: string;
+  project?: string;
+  /** Session id from the path (`<session>.jsonl` or `<session>/subagents/agent-<id>.jsonl`). */
+  session?: string;
+  /** Set for `subagents/agent-<id>.jsonl`. */
+  agentId?: string;
+}
+
+export interface ClaudeScanFrom {
+  offset: number;
+  lines: number;
+}
+
+// With its closing quote: inside a JSON string the quote would be escaped (`output_tokens\"`), so
+// text that merely mentions the key is never decoded.
+const USAGE = Buffer.from('output_tokens"');
+// Main transcripts link spawns to sub-agents on user records (`toolUseResult.agentId`, or the record's
+// own `agentId` in older inline-sidechain files).
+const AGENT_ID = Buffer.from('agentId"');
+// Patterns start after the opening quote: a rare first byte keeps Buffer.indexOf fast.
+const CONTENT = Buffer.from('content":[');
+const STOP_REASON = Buffer.from('stop_reason":');
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const SPAWN_HINT = Buffer.from('subagent_type');
+const SEMVER = /^\d+\.\d+\.\d+([-+].*)?$/;
+const FAST = 'fast';
+
+type Rec = Record<string, unknown>;
+const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
+const str = (x: unknown): string | undefined => (typeof x === 'string' && x.length > 0 ? x : undefined);
+
+function count(x: unknown): number | null {
+  if (x === undefined || x === null) return 0;
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : null;
+}
+
+/** Anthropic `usage` → disjoint buckets; `null` when a token count is not a non-negative integer. */
+export function anthropicUsage(u: Rec): UsageBuckets | null {
+  const input = count(u.input_tokens);
+  const output = count(u.output_tokens);
+  const read = count(u.cache_read_input_tokens);
+  const write = count(u.cache_creation_input_tokens);
+  if (input === null || output === null || read === null || write === null) return null;
+  const usage = emptyUsage();
+  usage.inputTokens = input;
+  usage.outputTokens = output;
+  usage.cacheReadTokens = read;
+  usage.cacheWrite5mTokens = write;
+  const split = u.cache_creation;
+  if (isObj(split)) {
+    const h1 = count(split.ephemeral_1h_input_tokens) ?? 0;
+    // The total is what was billed; the split only says which rate applies to which part.
+    const oneHour = Math.min(h1, write);
+    usage.cacheWrite1hTokens = oneHour;
+    usage.cacheWrite5mTokens = write - oneHour;
+  }
+  const server = u.server_tool_use;
+  if (isObj(server)) usage.webSearchRequests = count(server.web_search_requests) ?? 0;
+  return usage;
+}
+
+class FileParser {
+  readonly out: ClaudeFileScan;
+  /** Sidechain calls waiting for the agentId of a later line (older inline format). */
+  private pendingSidechain: ClaudeCallCopy[] = [];
+  private lastSidechainAgent: string | undefined;
+
+  constructor(
+    private readonly info: ClaudeFileInfo,
+    from: ClaudeScanFrom,
+  ) {
+    this.out = {
+      file: info.file,
+      calls: [],
+      spawns: [],
+      results: [],
+      problems: [],
+      synthetic: 0,
+      endOffset: from.offset,
+      lines: from.lines,
+      bytesRead: 0,
+      firstTs: Number.POSITIVE_INFINITY,
+    };
+  }
+
+  problem(line: number, reason: string): void {
+    this.out.problems.push({ file: this.info.file, line, reason });
+  }
+
+  /**
+   * Decodes a candidate line. The message's `content` array (text, thinking, tool calls: most of an
+   * assistant line's bytes) is cut out before parsing when it holds no spawn: usage is outside it.
+   * Serialised JSON cannot hold an unescaped `,"stop_reason":` inside a string, so the cut ends
+   * there; if the cut text does not parse, the whole line is parsed instead.
+   */
+  parseLine(buf: Buffer, start: number, end: number, line: number): void {
+    // Searches run on a view of this line only: a miss must not scan the rest of the buffer.
+    const view = buf.subarray(start, end);
+    const c = view.indexOf(CONTENT);
+    if (c > 0 && view[c - 1] === QUOTE) {
+      const cutFrom = c + CONTENT.length;
+      const s = view.indexOf(STOP_REASON, cutFrom);
+      const stop = s - 2; // at the `,` of `,"stop_reason":`
+      if (
+        s > cutFrom + 1 &&
+        view[s - 1] === QUOTE &&
+        view[stop] === COMMA &&
+        !view.subarray(cutFrom, stop).includes(SPAWN_HINT)
+      ) {
+        let rec: unknown;
+        try {
+          rec = JSON.parse(`${view.toString('utf8', 0, cutFrom)}]${view.toString('utf8', stop)}`);
+        } catch {
+          rec = undefined;
+        }
+        if (rec !== undefined) {
+          this.record(rec, line);
+          return;
+        }
+      }
+    }
+    let rec: unknown;
+    try {
+      rec = JSON.parse(buf.toString('utf8', start, end));
+    } catch (err) {
+      this.problem(line, `malformed JSON: ${(err as Error).message}`);
+      return;
+    }
+    this.record(rec, line);
+  }
+
+  record(rec: unknown, line: number): void {
+    if (!isObj(rec)) {
+      this.problem(line, 'not a JSON object');
+      return;
+    }
+    if (typeof rec.version === 'string' && !SEMVER.test(rec.version)) {
+      this.problem(line, `invalid version "${rec.version.slice(0, 40)}" (not a Claude Code record)`);
+      return;
+    }
+    const type = rec.type;
+    if (type === 'progress') {
+      const data = rec.data;
+      const inner = isObj(data) ? data.message : undefined;
+      if (isObj(data) && isObj(inner) && isObj(inner.message) && isObj(inner.message.usage)) {
+        this.call(inner, line, {
+          viaProgress: true,
+          session: str(rec.sessionId),
+          agentId: str(data.agentId) ?? str(inner.agentId),
+          parentToolUseId: str(rec.parentToolUseID) ?? str(data.parentToolUseID) ?? str(rec.toolUseID),
+        });
+      }
+      return;
+    }
+    const message = rec.message;
+    if ((type === 'assistant' || type === undefined) && isObj(message) && isObj(message.usage)) {
+      this.call(rec, line, { viaProgress: false, session: str(rec.sessionId), agentId: str(rec.agentId) });
+      if (Array.isArray(message.content)) this.spawns(message.content, rec);
+      return;
+    }
+    if (type === 'user' && isObj(message) && Array.isArray(message.content))
+      this.results(message.content, rec);
+  }
+
+  private call(
+    rec: Rec,
+    line: number,
+    via: { viaProgress: boolean; session?: string; agentId?: string; parentToolUseId?: string },
+  ): void {
+    const msg = rec.message as Rec;
+    const model = str(msg.model);
+    if (model === '<synthetic>') {
+      this.out.synthetic++;
+      return;
+    }
+    const usage = anthropicUsage(msg.usage as Rec);
+    if (!usage) {
+      this.problem(line, 'usage has a token count that is not a non-negative integer');
+      return;
+    }
+    const ts = typeof rec.timestamp === 'string' ? Date.parse(rec.timestamp) : Number.NaN;
+    if (Number.isNaN(ts)) {
+      this.problem(line, 'assistant record without a valid timestamp');
+      return;
+    }
+    const msgId = str(msg.id);
+    const reqId = str(rec.requestId);
+    // Without message.id the call cannot be matched with its other copies; the line itself is the key.
+    const key = msgId ? (reqId ? `${msgId}|${reqId}` : msgId) : `${this.info.file}#${line}`;
+    const sidechain = rec.isSidechain === true || this.info.agentId !== undefined || via.viaProgress;
+    const copy: ClaudeCallCopy = {
+      key,
+      model: model ?? 'unknown',
+      ts,
+      usage,
+      sidechain,
+      viaProgress: via.viaProgress,
+      file: this.info.file,
+      line,
+    };
+    const speed = (msg.usage as Rec).speed;
+    if (speed === FAST) copy.speed = FAST;
+    const session = via.session ?? this.info.session;
+    if (session) copy.session = session;
+    const cwd = str(rec.cwd);
+    if (cwd) copy.cwd = cwd;
+    const agentId = this.info.agentId ?? via.agentId;
+    if (agentId) copy.agentId = agentId;
+    if (via.parentToolUseId) copy.parentToolUseId = via.parentToolUseId;
+    if (ts < this.out.firstTs) this.out.firstTs = ts;
+    this.out.calls.push(copy);
+    if (copy.sidechain && !copy.viaProgress && !copy.agentId) {
+      // Older inline sidechains put agentId on user lines only: borrow the nearest one.
+      if (this.lastSidechainAgent) copy.agentId = this.lastSidechainAgent;
+      else this.pendingSidechain.push(copy);
+    }
+  }
+
+  private spawns(content: unknown[], rec: Rec): void {
+    for (const block of content) {
+      if (!isObj(block) || block.type !== 'tool_use') continue;
+      if (block.name !== 'Task' && block.name !== 'Agent') continue;
+      const id = str(block.id);
+      if (!id) continue;
+      const input = isObj(block.input) ? block.input : {};
+      const spawn: ClaudeSpawn = { toolUseId: id };
+      const session = str(rec.sessionId) ?? this.info.session;
+      if (session) spawn.session = session;
+      const agentType = str(input.subagent_type);
+      if (agentType) spawn.agentType = agentType;
+      const description = str(input.description);
+      if (description) spawn.description = description;
+      const spawner = this.info.agentId ?? (rec.isSidechain === true ? str(rec.agentId) : undefined);
+      if (spawner) spawn.spawnerAgentId = spawner;
+      this.out.spawns.push(spawn);
+    }
+  }
+
+  private results(content: unknown[], rec: Rec): void {
+    const recAgent = str(rec.agentId);
+    if (rec.isSidechain === true) {
+      if (recAgent) this.noteSidechainAgent(recAgent);
+      return;
+    }
+    const tur = rec.toolUseResult;
+    const agentId = (isObj(tur) ? str(tur.agentId) : undefined) ?? recAgent;
+    if (!agentId) return;
+    for (const block of content) {
+      if (isObj(block) && block.type === 'tool_result') {
+        const id = str(block.tool_use_id);
+        if (id) this.out.results.push({ toolUseId: id, agentId });
+      }
+    }
+  }
+
+  private noteSidechainAgent(agentId: string): void {
+    this.lastSidechainAgent = agentId;
+    for (const c of this.pendingSidechain) c.agentId = agentId;
+    this.pendingSidechain = [];
+  }
+}
+
+/**
+ * Reads one Claude Code transcript (from `from.offset` on, for incremental ingest) and returns every
+ * call copy, spawn link and problem in it. Lines that cannot hold usage or a spawn link are never
+ * decoded. An unterminated last line that parses is read (its writer just did not end it); one
+ * that does not is left for the next read and is not a problem.
+ */
+export function parseClaudeTranscript(
+  info: ClaudeFileInfo,
+  from: ClaudeScanFrom = { offset: 0, lines: 0 },
+): ClaudeFileScan {
+  const p = new FileParser(info, from);
+  const patterns = info.agentId ? [USAGE] : [USAGE, AGENT_ID];
+  const res = scanJsonl(info.file, {
+    from: from.offset,
+    linesBefore: from.lines,
+    patterns,
+    onCandidate: (buf, start, end, line) => p.parseLine(buf, start, end, line),
+    onMalformed: (line, reason) => p.problem(line, reason),
+    onTail: (text, line) => {
+      let rec: unknown;
+      try {
+        rec = JSON.parse(text);
+      } catch {
+        return; // still being written
+      }
+      p.record(rec, line);
+    },
+  });
+  p.out.endOffset = res.endOffset;
+  p.out.lines = res.lines;
+  p.out.bytesRead = res.bytesRead;
+  return p.out;
+}

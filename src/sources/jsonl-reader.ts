@@ -1,0 +1,142 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/** Reads in chunks so a multi-GB transcript never has to fit in memory. */
+const CHUNK = 8 * 1024 * 1024;
+const LF = 0x0a;
+const CR = 0x0d;
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+
+export interface JsonlScanOptions {
+  /** Byte offset to start at (the end of the last complete line read before). */
+  from?: number;
+  /** Line number of the line at `from`, minus one (lines before it). */
+  linesBefore?: number;
+  /**
+   * A line is handed to `onCandidate` only when it contains one of these byte patterns; every other
+   * line is checked for shape (`{…}`) but never decoded. Patterns should not start with a quote:
+   * a rare first byte keeps `Buffer.indexOf` fast.
+   */
+  patterns: Buffer[];
+  /**
+   * A line that may matter, as raw bytes `buf[start, end)` and its 1-based line number. The bytes
+   * are valid only during the call.
+   */
+  onCandidate(buf: Buffer, start: number, end: number, line: number): void;
+  /** A line that is not a JSON object at all. */
+  onMalformed(line: number, reason: string): void;
+  /**
+   * The last line has no newline yet. When `text` parses it is a complete record whose writer did
+   * not end it with a newline; when it does not, it is a line still being written.
+   */
+  onTail?(text: string, line: number): void;
+}
+
+export interface JsonlScanResult {
+  /** Offset just past the last newline: where the next incremental read starts. */
+  endOffset: number;
+  /** Lines up to `endOffset`. */
+  lines: number;
+  bytesRead: number;
+}
+
+/**
+ * Splits a JSONL file on raw newline bytes, starting at `from`, and decodes only the lines that
+ * contain one of the patterns. Each pattern's next match is remembered, so every byte is searched at
+ * most once per pattern and no search runs past a line that holds no match.
+ */
+export function scanJsonl(file: string, opts: JsonlScanOptions): JsonlScanResult {
+  const fd = openSync(file, 'r');
+  try {
+    return scanFd(fd, opts);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// One read buffer per thread, reused across files: allocating 8 MiB per small file costs page faults.
+let shared: Buffer | undefined;
+
+function scanFd(fd: number, opts: JsonlScanOptions): JsonlScanResult {
+  const start = opts.from ?? 0;
+  shared ??= Buffer.allocUnsafe(CHUNK);
+  let buf = shared;
+  let filePos = start; // file offset of buf[0]
+  let have = 0; // valid bytes in buf
+  let line = opts.linesBefore ?? 0;
+  let bytesRead = 0;
+  let eof = false;
+  const pats = opts.patterns;
+  const next = new Array<number>(pats.length);
+
+  for (;;) {
+    if (!eof) {
+      if (have === buf.length) {
+        // One line longer than the buffer: grow it rather than split the line.
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+        if (bigger.length <= 4 * CHUNK) shared = bigger;
+      }
+      const n = readSync(fd, buf, have, buf.length - have, filePos + have);
+      if (n === 0) eof = true;
+      have += n;
+      bytesRead += n;
+    }
+    next.fill(-2);
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf(LF, pos);
+      if (nl === -1 || nl >= have) break;
+      line++;
+      let end = nl;
+      if (end > pos && buf[end - 1] === CR) end--;
+      if (end > pos) visitLine(buf, pos, end, line, pats, next, opts);
+      pos = nl + 1;
+    }
+    // Keep the partial line at the front of the buffer for the next read.
+    if (pos > 0) {
+      buf.copy(buf, 0, pos, have);
+      have -= pos;
+      filePos += pos;
+    }
+    if (eof) break;
+  }
+  if (have > 0 && opts.onTail) {
+    let end = have;
+    while (end > 0 && (buf[end - 1] === CR || buf[end - 1] === 0x20)) end--;
+    if (end > 0) opts.onTail(buf.toString('utf8', 0, end), line + 1);
+  }
+  return { endOffset: filePos, lines: line, bytesRead };
+}
+
+function visitLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  line: number,
+  pats: Buffer[],
+  next: number[],
+  opts: JsonlScanOptions,
+): void {
+  let s = start;
+  let e = end;
+  while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
+  while (e > s && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
+  if (s === e) return; // blank line
+  if (buf[s] !== OPEN || buf[e - 1] !== CLOSE) {
+    opts.onMalformed(line, 'not a JSON object (malformed or truncated line)');
+    return;
+  }
+  for (let i = 0; i < pats.length; i++) {
+    let hit = next[i]!;
+    if (hit !== -1 && hit < s) {
+      hit = buf.indexOf(pats[i]!, s);
+      next[i] = hit;
+    }
+    if (hit !== -1 && hit < e) {
+      opts.onCandidate(buf, s, e, line);
+      return;
+    }
+  }
+}

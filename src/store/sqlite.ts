@@ -1,0 +1,518 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Aggregate, EventFilter, GroupBy, Tally } from '../core/aggregate.js';
+import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
+import type { Attribution, Problem, UsageEvent } from '../core/event.js';
+import { totalInputTokens } from '../core/usage.js';
+import type {
+  FileState,
+  IngestBatch,
+  IngestStats,
+  LedgerFilter,
+  LedgerStore,
+  StoredEvent,
+} from './ledger.js';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE events (
+     id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     model TEXT NOT NULL,
+     speed TEXT,
+     input_tokens INTEGER NOT NULL,
+     cache_read_tokens INTEGER NOT NULL,
+     cache_write_5m_tokens INTEGER NOT NULL,
+     cache_write_1h_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     reasoning_tokens INTEGER NOT NULL,
+     web_search_requests INTEGER NOT NULL,
+     cost_nano INTEGER,
+     price_source TEXT NOT NULL,
+     estimated INTEGER NOT NULL,
+     cost_note TEXT,
+     project TEXT, session TEXT, run TEXT, workflow TEXT,
+     agent_path TEXT, agent_name TEXT, agent_type TEXT, agent_id TEXT, agent_desc TEXT,
+     stage TEXT, task TEXT, user TEXT, feature TEXT, tags TEXT, status TEXT,
+     attr_rank INTEGER NOT NULL, attr_first_ts INTEGER, attr_file TEXT NOT NULL, attr_line INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX events_ts ON events(ts);
+   CREATE INDEX events_session ON events(session);
+   CREATE INDEX events_agent_id ON events(agent_id) WHERE agent_id IS NOT NULL;
+   CREATE TABLE files (
+     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, identity TEXT NOT NULL,
+     head_hash TEXT NOT NULL, offset INTEGER NOT NULL, lines INTEGER NOT NULL, first_ts INTEGER
+   ) WITHOUT ROWID;
+   CREATE TABLE problems (file TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL);
+   CREATE INDEX problems_file ON problems(file);
+   CREATE TABLE links (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+];
+
+const ATTR_COLUMNS: [keyof Attribution, string][] = [
+  ['project', 'project'],
+  ['session', 'session'],
+  ['run', 'run'],
+  ['workflow', 'workflow'],
+  ['agentPath', 'agent_path'],
+  ['agentName', 'agent_name'],
+  ['agentType', 'agent_type'],
+  ['agentId', 'agent_id'],
+  ['agentDescription', 'agent_desc'],
+  ['stage', 'stage'],
+  ['task', 'task'],
+  ['user', 'user'],
+  ['feature', 'feature'],
+  ['status', 'status'],
+];
+
+interface EventRow {
+  id: string;
+  ts: number;
+  source: string;
+  provider: string;
+  model: string;
+  speed: string | null;
+  input_tokens: number;
+  cache_read_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  web_search_requests: number;
+  cost_nano: number | null;
+  price_source: string;
+  estimated: number;
+  cost_note: string | null;
+  tags: string | null;
+  [col: string]: unknown;
+}
+
+function eventParams(s: StoredEvent): Record<string, unknown> {
+  const e = s.event;
+  const u = e.usage;
+  const p: Record<string, unknown> = {
+    id: e.id,
+    ts: e.ts,
+    source: e.source,
+    provider: e.provider,
+    model: e.model,
+    speed: e.speed ?? null,
+    input_tokens: u.inputTokens,
+    cache_read_tokens: u.cacheReadTokens,
+    cache_write_5m_tokens: u.cacheWrite5mTokens,
+    cache_write_1h_tokens: u.cacheWrite1hTokens,
+    output_tokens: u.outputTokens,
+    reasoning_tokens: u.reasoningTokens,
+    web_search_requests: u.webSearchRequests,
+    cost_nano: e.cost.nanoUsd,
+    price_source: e.cost.priceSource,
+    estimated: e.cost.estimated ? 1 : 0,
+    cost_note: e.cost.note ?? null,
+    tags: e.attribution.tags ? JSON.stringify(e.attribution.tags) : null,
+    attr_rank: s.origin.rank,
+    attr_first_ts: s.origin.firstTs,
+    attr_file: s.origin.file,
+    attr_line: s.origin.line,
+  };
+  for (const [k, col] of ATTR_COLUMNS) p[col] = e.attribution[k] ?? null;
+  return p;
+}
+
+function rowToEvent(r: EventRow): UsageEvent {
+  const attribution: Attribution = {};
+  for (const [k, col] of ATTR_COLUMNS) {
+    const v = r[col];
+    if (typeof v === 'string') (attribution as Record<string, string>)[k] = v;
+  }
+  if (r.tags) attribution.tags = JSON.parse(r.tags) as Record<string, string>;
+  const e: UsageEvent = {
+    id: r.id,
+    ts: r.ts,
+    source: r.source as UsageEvent['source'],
+    provider: r.provider,
+    model: r.model,
+    usage: {
+      inputTokens: r.input_tokens,
+      cacheReadTokens: r.cache_read_tokens,
+      cacheWrite5mTokens: r.cache_write_5m_tokens,
+      cacheWrite1hTokens: r.cache_write_1h_tokens,
+      outputTokens: r.output_tokens,
+      reasoningTokens: r.reasoning_tokens,
+      webSearchRequests: r.web_search_requests,
+    },
+    cost: { nanoUsd: r.cost_nano, priceSource: r.price_source, estimated: r.estimated === 1 },
+    attribution,
+  };
+  if (r.cost_note) e.cost.note = r.cost_note;
+  if (r.speed) e.speed = r.speed;
+  return e;
+}
+
+/** SQL expression of a group key; mirrors `groupKeyOf` in core (a test holds them equal). */
+function groupExpr(by: GroupBy): string {
+  const day = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
+  switch (by) {
+    case 'day':
+      return day;
+    case 'week':
+      // Monday of the ISO week, local time.
+      return `date(${day}, '-' || ((CAST(strftime('%w', ts / 1000, 'unixepoch', 'localtime') AS INTEGER) + 6) % 7) || ' days')`;
+    case 'month':
+      return "strftime('%Y-%m', ts / 1000, 'unixepoch', 'localtime')";
+    case 'session':
+      return `COALESCE(session, '${UNKNOWN_KEY}')`;
+    case 'project':
+      return `COALESCE(project, '${UNKNOWN_KEY}')`;
+    case 'model':
+      return "CASE WHEN speed IS NULL THEN model ELSE model || ' (' || speed || ')' END";
+    case 'agent':
+      return `COALESCE(agent_name, '${UNKNOWN_KEY}')`;
+    default:
+      return unreachable(by);
+  }
+}
+
+function whereOf(filter: LedgerFilter): { sql: string; params: Record<string, unknown> } {
+  const parts: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.under?.length) {
+    const ors = filter.under.map((u, i) => {
+      params[`under${i}`] = u;
+      return `substr(attr_file, 1, length(@under${i})) = @under${i}`;
+    });
+    parts.push(`(${ors.join(' OR ')})`);
+  }
+  const day = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
+  if (filter.project !== undefined) {
+    parts.push('project = @project');
+    params.project = filter.project;
+  }
+  if (filter.session !== undefined) {
+    parts.push('session = @session');
+    params.session = filter.session;
+  }
+  if (filter.since !== undefined) {
+    parts.push(`${day} >= @since`);
+    params.since = filter.since;
+  }
+  if (filter.until !== undefined) {
+    parts.push(`${day} <= @until`);
+    params.until = filter.until;
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export interface SqliteLedgerOptions {
+  /** Open read-only (reports on a ledger another process writes). */
+  readonly?: boolean;
+}
+
+/**
+ * The default ledger: one SQLite file (WAL, so reports read while an ingest writes).
+ *
+ * @example
+ * const ledger = openSqliteLedger(join(homedir(), '.tokenledger', 'ledger.db'));
+ * ledger.aggregate('day');
+ */
+export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): LedgerStore {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, opts.readonly ? { readonly: true } : {});
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  }
+
+  const cols = [
+    'id',
+    'ts',
+    'source',
+    'provider',
+    'model',
+    'speed',
+    'input_tokens',
+    'cache_read_tokens',
+    'cache_write_5m_tokens',
+    'cache_write_1h_tokens',
+    'output_tokens',
+    'reasoning_tokens',
+    'web_search_requests',
+    'cost_nano',
+    'price_source',
+    'estimated',
+    'cost_note',
+    'tags',
+    'attr_rank',
+    'attr_first_ts',
+    'attr_file',
+    'attr_line',
+    ...ATTR_COLUMNS.map(([, c]) => c),
+  ];
+  const usageCols = cols.slice(5, 17);
+  const attrCols = [
+    'tags',
+    'attr_rank',
+    'attr_first_ts',
+    'attr_file',
+    'attr_line',
+    'ts',
+    ...ATTR_COLUMNS.map(([, c]) => c),
+  ];
+  const stmts = opts.readonly
+    ? null
+    : {
+        find: db.prepare<
+          [string],
+          {
+            output_tokens: number;
+            tin: number;
+            attr_rank: number;
+            attr_first_ts: number | null;
+            attr_file: string;
+            attr_line: number;
+          }
+        >(
+          'SELECT output_tokens, input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens AS tin, attr_rank, attr_first_ts, attr_file, attr_line FROM events WHERE id = ?',
+        ),
+        insert: db.prepare(
+          `INSERT INTO events (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
+        ),
+        updateUsage: db.prepare(
+          `UPDATE events SET ${usageCols.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+        ),
+        updateAttr: db.prepare(
+          `UPDATE events SET ${attrCols.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+        ),
+        upsertFile: db.prepare(
+          `INSERT INTO files (path, size, mtime_ms, identity, head_hash, offset, lines, first_ts)
+           VALUES (@path, @size, @mtimeMs, @identity, @headHash, @offset, @lines, @firstTs)
+           ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, identity = excluded.identity,
+             head_hash = excluded.head_hash, offset = excluded.offset, lines = excluded.lines, first_ts = excluded.first_ts`,
+        ),
+        clearProblems: db.prepare('DELETE FROM problems WHERE file = ?'),
+        addProblem: db.prepare('INSERT INTO problems (file, line, reason) VALUES (?, ?, ?)'),
+        upsertLink: db.prepare(
+          'INSERT INTO links (kind, key, data) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data',
+        ),
+      };
+
+  // Bumped on every change, so a cached report of the same query at the same generation is current.
+  const bump = () =>
+    db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+      )
+      .run();
+
+  const commitTx = db.transaction((batch: IngestBatch): IngestStats => {
+    const s = stmts!;
+    const stats: IngestStats = { inserted: 0, updated: 0, unchanged: 0 };
+    for (const f of batch.resetProblemsFor) s.clearProblems.run(f);
+    for (const p of batch.problems) s.addProblem.run(p.file, p.line, p.reason);
+    for (const l of batch.links) s.upsertLink.run(l.kind, l.key, JSON.stringify(l.data));
+    for (const se of batch.events) {
+      const existing = s.find.get(se.event.id);
+      const params = eventParams(se);
+      if (!existing) {
+        s.insert.run(params);
+        stats.inserted++;
+        continue;
+      }
+      const u = se.event.usage;
+      let changed = false;
+      if (
+        u.outputTokens > existing.output_tokens ||
+        (u.outputTokens === existing.output_tokens && totalInputTokens(u) > existing.tin)
+      ) {
+        s.updateUsage.run(params);
+        changed = true;
+      }
+      if (betterOrigin(se, existing)) {
+        s.updateAttr.run(params);
+        changed = true;
+      }
+      if (changed) stats.updated++;
+      else stats.unchanged++;
+    }
+    for (const f of batch.files) s.upsertFile.run(f);
+    if (stats.inserted + stats.updated > 0 || batch.problems.length > 0 || batch.resetProblemsFor.length > 0)
+      bump();
+    return stats;
+  });
+
+  return {
+    location: path,
+    fileStates() {
+      const rows = db.prepare('SELECT * FROM files').all() as Record<string, unknown>[];
+      const out = new Map<string, FileState>();
+      for (const r of rows) {
+        out.set(r.path as string, {
+          path: r.path as string,
+          size: r.size as number,
+          mtimeMs: r.mtime_ms as number,
+          identity: r.identity as string,
+          headHash: r.head_hash as string,
+          offset: r.offset as number,
+          lines: r.lines as number,
+          firstTs: (r.first_ts as number | null) ?? null,
+        });
+      }
+      return out;
+    },
+    commit: (batch) => commitTx.immediate(batch),
+    links(kind) {
+      const rows = db.prepare('SELECT kind, key, data FROM links WHERE kind = ?').all(kind) as {
+        kind: string;
+        key: string;
+        data: string;
+      }[];
+      return rows.map((r) => ({ kind: r.kind, key: r.key, data: JSON.parse(r.data) as unknown }));
+    },
+    updateAgent(agentId, attrs) {
+      const changes = db
+        .prepare(
+          'UPDATE events SET agent_name = @agentName, agent_type = @agentType, agent_desc = @agentDescription, agent_path = @agentPath WHERE agent_id = @agentId',
+        )
+        .run({
+          agentId,
+          agentName: attrs.agentName ?? null,
+          agentType: attrs.agentType ?? null,
+          agentDescription: attrs.agentDescription ?? null,
+          agentPath: attrs.agentPath ?? null,
+        }).changes;
+      if (changes > 0) bump();
+      return changes;
+    },
+    unresolvedAgents() {
+      return (
+        db
+          .prepare('SELECT DISTINCT agent_id FROM events WHERE agent_id IS NOT NULL AND agent_type IS NULL')
+          .all() as { agent_id: string }[]
+      ).map((r) => r.agent_id);
+    },
+    aggregate(by, filter = {}) {
+      const where = whereOf(filter);
+      const rows = db
+        .prepare(
+          `SELECT ${groupExpr(by)} AS key, COUNT(*) AS events,
+             SUM(input_tokens) AS i, SUM(cache_read_tokens) AS cr, SUM(cache_write_5m_tokens) AS w5,
+             SUM(cache_write_1h_tokens) AS w1, SUM(output_tokens) AS o, SUM(reasoning_tokens) AS r,
+             SUM(web_search_requests) AS ws, COALESCE(SUM(cost_nano), 0) AS cost,
+             SUM(cost_nano IS NULL) AS unpriced, SUM(estimated) AS est,
+             group_concat(DISTINCT CASE WHEN cost_nano IS NULL THEN model END) AS um,
+             MIN(ts) AS first, MAX(ts) AS last
+           FROM events ${where.sql} GROUP BY 1`,
+        )
+        .all(where.params) as Record<string, number | string | null>[];
+      const totals = emptyTally('total');
+      const groups: Tally[] = [];
+      for (const r of rows) {
+        const t = emptyTally(String(r.key));
+        t.events = r.events as number;
+        t.usage.inputTokens = r.i as number;
+        t.usage.cacheReadTokens = r.cr as number;
+        t.usage.cacheWrite5mTokens = r.w5 as number;
+        t.usage.cacheWrite1hTokens = r.w1 as number;
+        t.usage.outputTokens = r.o as number;
+        t.usage.reasoningTokens = r.r as number;
+        t.usage.webSearchRequests = r.ws as number;
+        t.costNano = r.cost as number;
+        t.unpricedEvents = r.unpriced as number;
+        t.estimatedEvents = r.est as number;
+        t.unpricedModels = r.um ? String(r.um).split(',') : [];
+        t.firstTs = r.first as number;
+        t.lastTs = r.last as number;
+        groups.push(t);
+        mergeTally(totals, t);
+      }
+      return { totals, groups: sortGroups(groups, by) } satisfies Aggregate;
+    },
+    events(filter = {}) {
+      const where = whereOf(filter);
+      const rows = db
+        .prepare(`SELECT * FROM events ${where.sql} ORDER BY ts, id`)
+        .all(where.params) as EventRow[];
+      return rows.map(rowToEvent);
+    },
+    problems(under) {
+      const all = db
+        .prepare('SELECT file, line, reason FROM problems ORDER BY file, line')
+        .all() as Problem[];
+      return under?.length ? all.filter((p) => under.some((u) => p.file.startsWith(u))) : all;
+    },
+    generation() {
+      const r = db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as
+        | { value: string }
+        | undefined;
+      return r ? Number(r.value) : 0;
+    },
+    getMeta(key) {
+      const r = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+      return r?.value;
+    },
+    setMeta(key, value) {
+      db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ).run(key, value);
+    },
+    reprice(price) {
+      const rows = db.prepare('SELECT * FROM events').all() as EventRow[];
+      const update = db.prepare(
+        'UPDATE events SET cost_nano = @cost_nano, price_source = @price_source, estimated = @estimated, cost_note = @cost_note WHERE id = @id',
+      );
+      let changed = 0;
+      db.transaction(() => {
+        for (const r of rows) {
+          const e = rowToEvent(r);
+          const c = price(e);
+          if (c === null) continue;
+          if (
+            c.nanoUsd === e.cost.nanoUsd &&
+            c.priceSource === e.cost.priceSource &&
+            c.estimated === e.cost.estimated
+          )
+            continue;
+          update.run({
+            id: e.id,
+            cost_nano: c.nanoUsd,
+            price_source: c.priceSource,
+            estimated: c.estimated ? 1 : 0,
+            cost_note: c.note ?? null,
+          });
+          changed++;
+        }
+        if (changed > 0) bump();
+      })();
+      return changed;
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
+function betterOrigin(
+  se: StoredEvent,
+  cur: { attr_rank: number; attr_first_ts: number | null; attr_file: string; attr_line: number },
+): boolean {
+  const o = se.origin;
+  if (o.rank !== cur.attr_rank) return o.rank < cur.attr_rank;
+  const a = o.firstTs ?? Number.POSITIVE_INFINITY;
+  const b = cur.attr_first_ts ?? Number.POSITIVE_INFINITY;
+  if (a !== b) return a < b;
+  if (o.file !== cur.attr_file) return o.file < cur.attr_file;
+  return o.line < cur.attr_line;
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
