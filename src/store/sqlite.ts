@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Aggregate, EventFilter, GroupBy, Tally } from '../core/aggregate.js';
+import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
 import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
 import type { Attribution, Problem, UsageEvent } from '../core/event.js';
 import { totalInputTokens } from '../core/usage.js';

@@ -68,7 +68,9 @@ function treeTable(root: DelegationNode): Table {
       formatUsd(n.subtree.costNano),
     ]);
     const childPrefix = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
-    n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, depth + 1));
+    n.children.forEach((c, i) => {
+      walk(c, childPrefix, i === n.children.length - 1, depth + 1);
+    });
   };
   walk(root, '', true, 0);
   return {
