@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import type { Problem, UsageEvent } from '../core/event.js';
 import { type PriceBook, priceEvent } from '../core/pricing.js';
 import type { ClaudeFileInfo, ClaudeFileScan, ClaudeSpawn } from '../sources/claude-code.js';
-import { type ClaudeAgentMeta, discoverClaudeFiles } from '../sources/claude-discover.js';
+import { type ClaudeAgentMeta, discoverClaudeFiles, readClaudeAgentMeta } from '../sources/claude-discover.js';
 import { ClaudeMerge } from '../sources/claude-merge.js';
 import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
@@ -41,8 +41,11 @@ export async function scanClaudeDirect(
 ): Promise<DirectScan> {
   const found = discoverClaudeFiles(paths);
   const merge = new ClaudeMerge();
-  for (const m of found.metas) merge.addMeta(m);
   const problems = [...found.problems];
+  for (const file of found.metaFiles) {
+    const m = readClaudeAgentMeta(file, problems);
+    if (m) merge.addMeta(m);
+  }
   const jobs = fullScanJobs(found.transcripts);
   const stats: ScanStats = { files: jobs.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
   const progress = tracker(jobs, onProgress);
@@ -63,6 +66,15 @@ export interface IngestResult extends IngestStats {
   /** Problems found by this ingest (all known problems: `ledger.problems()`). */
   problems: Problem[];
   repriced: number;
+}
+
+function treeFingerprint(files: string[], stats: Stats[]): string {
+  const h = createHash('sha1');
+  files.forEach((f, i) => {
+    const st = stats[i]!;
+    h.update(`${f}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeMs}\n`);
+  });
+  return h.digest('hex');
 }
 
 function headHash(file: string, length: number): string {
@@ -102,43 +114,76 @@ export async function ingestClaude(
   onProgress?: (p: IngestProgress) => void,
 ): Promise<IngestResult> {
   const found = discoverClaudeFiles(paths);
+  const stats: ScanStats = { files: found.transcripts.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
+  const result: IngestResult = { inserted: 0, updated: 0, unchanged: 0, stats, problems: [...found.problems], repriced: 0 };
+  const transcriptStats = found.transcripts.map((t) => statSync(t.file));
+  const metaStats = found.metaFiles.map((f) => statSync(f));
+
+  // The tree's fingerprint (every file's identity, size and mtime) unchanged since the last ingest of
+  // these paths: nothing to read, and the per-file states need not even be loaded.
+  const treeKey = `tree:${createHash('sha1').update(paths.join('\n')).digest('hex')}`;
+  const fingerprint = treeFingerprint([...found.transcripts.map((t) => t.file), ...found.metaFiles], [...transcriptStats, ...metaStats]);
+  if (ledger.getMeta(treeKey) !== fingerprint) {
+    const states = ledger.fileStates();
+    const jobs: ClaudeScanJob[] = [];
+    found.transcripts.forEach((info, i) => {
+      const job = planFile(info, transcriptStats[i]!, states.get(info.file));
+      if (job) jobs.push(job);
+    });
+
+    // Agent meta files are read once: they are recorded as files read to their end.
+    const newLinks: LinkRecord[] = [];
+    const metaStates: FileState[] = [];
+    found.metaFiles.forEach((file, i) => {
+      const st = metaStats[i]!;
+      const identity = `${st.dev}:${st.ino}`;
+      const prev = states.get(file);
+      if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return;
+      const m = readClaudeAgentMeta(file, result.problems);
+      if (m) newLinks.push({ kind: 'claude-meta', key: m.agentId, data: m });
+      metaStates.push({ path: file, size: st.size, mtimeMs: st.mtimeMs, identity, headHash: '', offset: st.size, lines: 0, firstTs: null });
+    });
+    if (jobs.length > 0 || newLinks.length > 0) {
+      await ingestJobs({ jobs, newLinks, metaStates, states, ledger, book, result }, onProgress);
+    }
+    // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
+    ledger.setMeta(treeKey, fingerprint);
+  }
+  const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
+  if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, book.version);
+  else if (pricedWith !== book.version) {
+    result.repriced = ledger.reprice((e) =>
+      e.source === 'claude-code' ? priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed) : null,
+    );
+    ledger.setMeta(PRICE_VERSION_KEY, book.version);
+  }
+  result.problems = sortProblems(result.problems);
+  return result;
+}
+
+interface IngestWork {
+  jobs: ClaudeScanJob[];
+  newLinks: LinkRecord[];
+  metaStates: FileState[];
+  states: Map<string, FileState>;
+  ledger: LedgerStore;
+  book: PriceBook;
+  result: IngestResult;
+}
+
+async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => void): Promise<void> {
+  const { jobs, newLinks, metaStates, states, ledger, book, result } = work;
+  const { stats } = result;
   const merge = new ClaudeMerge();
   for (const l of ledger.links('claude-spawn')) merge.addSpawn(l.data as ClaudeSpawn);
   for (const l of ledger.links('claude-result')) merge.addResult(l.key, l.data as string);
   for (const l of ledger.links('claude-meta')) merge.addMeta(l.data as ClaudeAgentMeta);
-  const newLinks: LinkRecord[] = [];
-  for (const m of found.metas) {
-    merge.addMeta(m);
-    newLinks.push({ kind: 'claude-meta', key: m.agentId, data: m });
-  }
-
-  const states = ledger.fileStates();
-  const jobs: ClaudeScanJob[] = [];
-  const stats: ScanStats = {
-    files: found.transcripts.length,
-    filesRead: 0,
-    bytesRead: 0,
-    lines: 0,
-    synthetic: 0,
-  };
-  for (const info of found.transcripts) {
-    const job = planFile(info, statSync(info.file), states.get(info.file));
-    if (job) jobs.push(job);
-  }
-
-  const result: IngestResult = {
-    inserted: 0,
-    updated: 0,
-    unchanged: 0,
-    stats,
-    problems: [...found.problems],
-    repriced: 0,
-  };
+  for (const l of newLinks) merge.addMeta(l.data as ClaudeAgentMeta);
   let pending: { scan: ClaudeFileScan; job: ClaudeScanJob }[] = [];
   let pendingCopies = 0;
   const flush = () => {
-    if (pending.length === 0 && newLinks.length === 0) return;
-    const files: FileState[] = [];
+    if (pending.length === 0 && newLinks.length === 0 && metaStates.length === 0) return;
+    const files: FileState[] = metaStates.splice(0);
     const problems: Problem[] = [];
     const reset: string[] = [];
     for (const { scan, job } of pending) {
@@ -203,16 +248,6 @@ export async function ingestClaude(
     const attrs = merge.agentAttribution(agentId);
     if (attrs.agentType) ledger.updateAgent(agentId, attrs);
   }
-  const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
-  if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, book.version);
-  else if (pricedWith !== book.version) {
-    result.repriced = ledger.reprice((e) =>
-      e.source === 'claude-code' ? priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed) : null,
-    );
-    ledger.setMeta(PRICE_VERSION_KEY, book.version);
-  }
-  result.problems = sortProblems(result.problems);
-  return result;
 }
 
 function count(stats: ScanStats, scan: ClaudeFileScan): void {

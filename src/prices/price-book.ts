@@ -59,9 +59,6 @@ export function rateCardFromModelPrice(mp: ModelPrice): RateCard | null {
   return { base, tiers };
 }
 
-function dayKey(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
 
 function hasTimeOfDayPrices(calc: PriceCalculation): boolean {
   const prices = calc.model.prices;
@@ -145,7 +142,7 @@ export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
     version,
     quote(req) {
       // Time-of-day prices (rare) need the minute; everything else changes at most daily.
-      const key = `${req.provider ?? ''}|${req.model}|${req.speed ?? ''}|${dayKey(req.time)}`;
+      const key = `${req.provider ?? ''}|${req.model}|${req.speed ?? ''}|${Math.floor(req.time / 86_400_000)}`;
       const hit = cache.get(key);
       if (hit !== undefined) return hit;
       const minuteKey = `${key}|${Math.floor(req.time / 60_000)}`;

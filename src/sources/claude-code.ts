@@ -1,5 +1,5 @@
 import type { Problem } from '../core/event.js';
-import { emptyUsage, type UsageBuckets } from '../core/usage.js';
+import { emptyUsage, totalInputTokens, type UsageBuckets } from '../core/usage.js';
 import { scanJsonl } from './jsonl-reader.js';
 
 /**
@@ -121,6 +121,23 @@ export function anthropicUsage(u: Rec): UsageBuckets | null {
   const server = u.server_tool_use;
   if (isObj(server)) usage.webSearchRequests = count(server.web_search_requests) ?? 0;
   return usage;
+}
+
+/**
+ * How trustworthy a copy's attribution is: the sub-agent's own file knows the agent best, an inline
+ * sidechain line next, a main-thread line is its own, a parent's progress echo least.
+ */
+export function attributionRank(c: ClaudeCallCopy): number {
+  if (c.viaProgress) return 3;
+  if (c.sidechain) return c.agentId ? (c.file.includes('subagents') ? 0 : 1) : 2;
+  return 2;
+}
+
+
+/** True when `a` is a later/larger snapshot of the same call than `b`. */
+export function largerUsage(a: UsageBuckets, b: UsageBuckets): boolean {
+  if (a.outputTokens !== b.outputTokens) return a.outputTokens > b.outputTokens;
+  return totalInputTokens(a) > totalInputTokens(b);
 }
 
 class FileParser {
@@ -352,8 +369,30 @@ export function parseClaudeTranscript(
       p.record(rec, line);
     },
   });
+  p.out.calls = dedupWithinFile(p.out.calls);
   p.out.endOffset = res.endOffset;
   p.out.lines = res.lines;
   p.out.bytesRead = res.bytesRead;
   return p.out;
+}
+
+/**
+ * Folds the copies of one call inside one file (content-block lines, streamed snapshots) into one
+ * copy with the largest usage and the first line's place: the same result the cross-file merge
+ * gives, with far fewer copies to hand from a worker to the main thread.
+ */
+function dedupWithinFile(calls: ClaudeCallCopy[]): ClaudeCallCopy[] {
+  const byKey = new Map<string, ClaudeCallCopy>();
+  const out: ClaudeCallCopy[] = [];
+  for (const c of calls) {
+    const key = `${attributionRank(c)}|${c.key}`;
+    const prev = byKey.get(key);
+    if (!prev) {
+      byKey.set(key, c);
+      out.push(c);
+    } else if (largerUsage(c.usage, prev.usage)) {
+      prev.usage = c.usage;
+    }
+  }
+  return out;
 }

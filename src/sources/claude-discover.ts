@@ -15,7 +15,8 @@ export interface ClaudeAgentMeta {
 
 export interface ClaudeDiscovery {
   transcripts: ClaudeFileInfo[];
-  metas: ClaudeAgentMeta[];
+  /** `agent-<id>.meta.json` files (read them with `readClaudeAgentMeta`). */
+  metaFiles: string[];
   /** Workflow telemetry files (`wf_*.json`) seen on the way, for the workflow source. */
   workflowFiles: string[];
   problems: Problem[];
@@ -63,7 +64,10 @@ export function describeClaudeFile(file: string, root: string): ClaudeFileInfo {
   return info;
 }
 
-function readMeta(file: string, agentId: string, problems: Problem[]): ClaudeAgentMeta | null {
+/** Reads an `agent-<id>.meta.json`; an unreadable one is a problem, not an error. */
+export function readClaudeAgentMeta(file: string, problems: Problem[]): ClaudeAgentMeta | null {
+  const agentId = META_FILE.exec(basename(file))?.[1];
+  if (!agentId) return null;
   try {
     const doc: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (typeof doc !== 'object' || doc === null) throw new Error('not a JSON object');
@@ -87,7 +91,7 @@ function readMeta(file: string, agentId: string, problems: Problem[]): ClaudeAge
  * one is a problem, and the rest go on.
  */
 export function discoverClaudeFiles(paths: string[]): ClaudeDiscovery {
-  const out: ClaudeDiscovery = { transcripts: [], metas: [], workflowFiles: [], problems: [] };
+  const out: ClaudeDiscovery = { transcripts: [], metaFiles: [], workflowFiles: [], problems: [] };
   const seen = new Set<string>();
   for (const raw of paths) {
     const root = resolve(raw);
@@ -118,19 +122,14 @@ export function discoverClaudeFiles(paths: string[]): ClaudeDiscovery {
       return;
     }
     for (const e of entries) {
-      const full = join(dir, e.name);
+      // Plain concatenation: path.join normalises every time, and this runs once per file.
+      const full = dir + sep + e.name;
       if (e.isDirectory()) {
         if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(full, root);
       } else if (e.isFile()) {
         if (e.name.endsWith('.jsonl')) add(full, root);
         else if (WORKFLOW_FILE.test(e.name)) out.workflowFiles.push(full);
-        else {
-          const meta = META_FILE.exec(e.name);
-          if (meta?.[1]) {
-            const m = readMeta(full, meta[1], out.problems);
-            if (m) out.metas.push(m);
-          }
-        }
+        else if (META_FILE.test(e.name)) out.metaFiles.push(full);
       }
     }
   }

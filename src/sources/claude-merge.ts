@@ -1,18 +1,8 @@
 import type { Attribution, EventOrigin, UsageEvent } from '../core/event.js';
 import { type PriceBook, priceEvent } from '../core/pricing.js';
-import { totalInputTokens, type UsageBuckets } from '../core/usage.js';
-import type { ClaudeCallCopy, ClaudeFileScan, ClaudeSpawn } from './claude-code.js';
+import type { UsageBuckets } from '../core/usage.js';
+import { attributionRank, type ClaudeCallCopy, type ClaudeFileScan, type ClaudeSpawn, largerUsage } from './claude-code.js';
 import type { ClaudeAgentMeta } from './claude-discover.js';
-
-/**
- * How trustworthy a copy's attribution is: the sub-agent's own file knows the agent best, an inline
- * sidechain line next, a main-thread line is its own, a parent's progress echo least.
- */
-export function attributionRank(c: ClaudeCallCopy): number {
-  if (c.viaProgress) return 3;
-  if (c.sidechain) return c.agentId ? (c.file.includes('subagents') ? 0 : 1) : 2;
-  return 2;
-}
 
 interface MergedCall {
   usage: UsageBuckets;
@@ -20,12 +10,6 @@ interface MergedCall {
   attr: ClaudeCallCopy;
   attrRank: number;
   attrFirstTs: number;
-}
-
-/** True when `a` is a later/larger snapshot of the same call than `b`. */
-function largerUsage(a: UsageBuckets, b: UsageBuckets): boolean {
-  if (a.outputTokens !== b.outputTokens) return a.outputTokens > b.outputTokens;
-  return totalInputTokens(a) > totalInputTokens(b);
 }
 
 /** The resolved identity of a sub-agent. */

@@ -56,8 +56,10 @@ export async function scanClaudeFiles(jobs: ClaudeScanJob[], opts: ScanOptions):
   for (let w = 0; w < workers; w++) {
     running.push(
       new Promise<void>((resolve, reject) => {
+        // A larger young generation: parsing makes many short-lived objects and scavenges dominate.
         const worker = new Worker(WORKER_URL, {
           workerData: { jobs: ordered.map((j) => [j.info, j.from]), counter },
+          resourceLimits: { maxYoungGenerationSizeMb: 48 },
         });
         worker.on('message', (msg: { index: number; scan: ClaudeFileScan }) => {
           opts.onScan(msg.scan, ordered[msg.index]!);
