@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import { ANSI_STYLE, NO_STYLE, type Style } from '../report/table.js';
 
 /** Where a command writes; injected so tests can capture it. */
@@ -14,4 +15,10 @@ export function processIo(): Io {
     err: (t) => process.stderr.write(`${t}\n`),
     style: colour ? ANSI_STYLE : NO_STYLE,
   };
+}
+
+/** A path as the user would type it: relative to the working folder when inside it. */
+export function displayPath(p: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }

@@ -1,7 +1,7 @@
 import { groupThousands } from '../../core/money.js';
 import { parse } from '../args.js';
 import { ledgerPath, loadPriceBook } from '../config.js';
-import type { Io } from '../io.js';
+import { displayPath, type Io } from '../io.js';
 import { ingestWithProgress, inputPaths, openLedger } from '../sources.js';
 
 export const INGEST_HELP = `tokenledger ingest [PATH…] [--ledger FILE] [--prices FILE] [--json]
@@ -44,12 +44,12 @@ export async function ingestCommand(argv: string[], io: Io): Promise<number> {
         `(${(r.stats.bytesRead / 1024 / 1024).toFixed(1)} MiB new): ` +
         `${groupThousands(r.inserted)} new calls, ${groupThousands(r.updated)} updated, ${groupThousands(r.unchanged)} already known` +
         (r.repriced ? `, ${groupThousands(r.repriced)} re-priced` : '') +
-        ` → ${file}`,
+        ` → ${displayPath(file)}`,
     );
     if (r.problems.length) {
       io.err(`${r.problems.length} problem(s) (skipped and counted):`);
       for (const p of r.problems.slice(0, 10))
-        io.err(`  ${p.file}${p.line ? `:${p.line}` : ''}: ${p.reason}`);
+        io.err(`  ${displayPath(p.file)}${p.line ? `:${p.line}` : ''}: ${p.reason}`);
       if (r.problems.length > 10) io.err(`  … and ${r.problems.length - 10} more (--json lists them)`);
     }
     return 0;

@@ -6,7 +6,7 @@ import { type SpendReport, spendNotes, spendReportJson } from '../../report/spen
 import type { LedgerStore } from '../../store/ledger.js';
 import { outputFormat, parse, parseDay, parseGroupBy } from '../args.js';
 import { ledgerPath, loadPriceBook } from '../config.js';
-import type { Io } from '../io.js';
+import { displayPath, type Io } from '../io.js';
 import { ingestWithProgress, inputPaths, openLedger, scanWithProgress } from '../sources.js';
 
 export const REPORT_HELP = `tokenledger report [PATH…] [options]
@@ -87,14 +87,14 @@ export async function reportCommand(argv: string[], io: Io): Promise<number> {
     } finally {
       ledger.close();
     }
-    source = `ledger ${file}`;
+    source = `ledger ${displayPath(file)}`;
   }
 
   const report: SpendReport = {
     by,
     totals: agg.totals,
     groups: agg.groups,
-    problems,
+    problems: problems.map((p) => ({ ...p, file: displayPath(p.file) })),
     source,
     notes: spendNotes(
       agg.totals,
