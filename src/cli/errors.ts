@@ -5,3 +5,6 @@ export class UsageError extends Error {
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** `--strict` exit codes for CI gates. */
+export const EXIT_STRICT = { degraded: 3, invariant: 4 } as const;

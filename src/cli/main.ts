@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { INGEST_HELP, ingestCommand } from './commands/ingest.js';
 import { PRICES_HELP, pricesCommand } from './commands/prices.js';
-import { REPORT_HELP, reportCommand } from './commands/report.js';
+import { REPORT_HELP, RUNS_HELP, reportCommand, runsCommand } from './commands/report.js';
 import { SESSION_HELP, sessionCommand } from './commands/session.js';
 import { EXIT } from './errors.js';
 import { type Io, processIo } from './io.js';
@@ -11,6 +11,7 @@ const HELP = `tokenledger — what your AI agents spent, by agent, model, sessio
 
 Usage:
   tokenledger [report] [PATH…]   spend table (default command)
+  tokenledger runs [PATH…]       workflow runs: stage waterfall, invariant, health
   tokenledger ingest [PATH…]     read new usage into the ledger
   tokenledger session ID         a session's sub-agent delegation tree
   tokenledger prices MODEL       the rates that apply to a model, and why
@@ -19,17 +20,21 @@ Run 'tokenledger COMMAND --help' for a command's options.
 
 ${REPORT_HELP}
 
+${RUNS_HELP}
+
 ${INGEST_HELP}
 
 ${SESSION_HELP}
 
 ${PRICES_HELP}
 
-Exit codes: 0 done, 1 failed, 2 usage error.`;
+Exit codes: 0 done, 1 failed, 2 usage error; with --strict, 3 a run is degraded, 4 a run fails
+its invariant (4 wins when both).`;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
-  report: reportCommand,
+  report: (argv, io) => reportCommand(argv, io),
+  runs: runsCommand,
   ingest: ingestCommand,
   session: sessionCommand,
   prices: pricesCommand,
@@ -54,7 +59,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return EXIT.ok;
   }
   const named = first !== undefined ? COMMANDS[first] : undefined;
-  const command = named ?? reportCommand;
+  const command = named ?? COMMANDS.report!;
   const args = named ? rest : argv;
   try {
     return await command(args, io);
@@ -69,6 +74,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return EXIT.failure;
   }
 }
+
+// `tokenledger report | head`: a reader that stops early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

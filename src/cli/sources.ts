@@ -22,19 +22,35 @@ export async function ingestWithProgress(
   paths: string[],
   ledger: LedgerStore,
   book: PriceBook,
+  inputShare?: number,
 ): Promise<IngestResult> {
   const progress = progressLine();
   try {
-    return await ingestClaude(paths, ledger, book, progress.update);
+    return await ingestClaude(
+      paths,
+      ledger,
+      book,
+      progress.update,
+      inputShare === undefined ? {} : { inputShare },
+    );
   } finally {
     progress.done();
   }
 }
 
-export async function scanWithProgress(paths: string[], book: PriceBook): Promise<DirectScan> {
+export async function scanWithProgress(
+  paths: string[],
+  book: PriceBook,
+  inputShare?: number,
+): Promise<DirectScan> {
   const progress = progressLine();
   try {
-    return await scanClaudeDirect(paths, book, progress.update);
+    return await scanClaudeDirect(
+      paths,
+      book,
+      progress.update,
+      inputShare === undefined ? {} : { inputShare },
+    );
   } finally {
     progress.done();
   }

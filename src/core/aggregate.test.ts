@@ -33,7 +33,11 @@ function ev(p: {
     provider: 'anthropic',
     model: p.model ?? 'claude-sonnet-4-5',
     usage: { ...emptyUsage(), ...p.usage },
-    cost: { nanoUsd: p.nano === undefined ? 0 : p.nano, priceSource: 'test', estimated: p.estimated ?? false },
+    cost: {
+      nanoUsd: p.nano === undefined ? 0 : p.nano,
+      priceSource: 'test',
+      estimated: p.estimated ?? false,
+    },
     attribution: p.attribution ?? {},
   };
   if (p.speed) e.speed = p.speed;
@@ -60,9 +64,9 @@ describe('groupKeyOf', () => {
   });
 
   it('names the speed in the model key', () => {
-    expect(groupKeyOf(ev({ ts: '2026-01-05T00:00:00Z', model: 'claude-opus-4-6', speed: 'fast' }), 'model')).toBe(
-      'claude-opus-4-6 (fast)',
-    );
+    expect(
+      groupKeyOf(ev({ ts: '2026-01-05T00:00:00Z', model: 'claude-opus-4-6', speed: 'fast' }), 'model'),
+    ).toBe('claude-opus-4-6 (fast)');
   });
 
   it('groups events without the dimension under (unknown)', () => {

@@ -4,7 +4,12 @@ import type { Attribution, UsageEvent } from './event.js';
 import { emptyUsage } from './usage.js';
 
 let seq = 0;
-function ev(nano: number | null, output: number, attribution: Attribution, ts = 1_700_000_000_000): UsageEvent {
+function ev(
+  nano: number | null,
+  output: number,
+  attribution: Attribution,
+  ts = 1_700_000_000_000,
+): UsageEvent {
   return {
     id: `e${++seq}`,
     ts,

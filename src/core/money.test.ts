@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatUsd, groupThousands, NANO_PER_USD, nanoToUsd, picoToNano, rateFromPerMTok, usdToNano } from './money.js';
+import {
+  formatUsd,
+  groupThousands,
+  NANO_PER_USD,
+  nanoToUsd,
+  picoToNano,
+  rateFromPerMTok,
+  usdToNano,
+} from './money.js';
 
 describe('formatUsd', () => {
   it('formats nano-dollars with two decimals by default', () => {
@@ -72,7 +80,8 @@ describe('rateFromPerMTok', () => {
     // the smallest published step, $0.000001/MTok = 1 pico/token
     expect(rateFromPerMTok(0.000001)).toBe(1);
     expect(rateFromPerMTok(0)).toBe(0);
-    for (const r of [0.08, 0.1, 0.3, 1.1, 3.75, 18.75]) expect(Number.isInteger(rateFromPerMTok(r))).toBe(true);
+    for (const r of [0.08, 0.1, 0.3, 1.1, 3.75, 18.75])
+      expect(Number.isInteger(rateFromPerMTok(r))).toBe(true);
   });
 });
 

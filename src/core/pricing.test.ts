@@ -116,6 +116,15 @@ describe('costOf', () => {
     expect(costOf(usage({ cacheReadTokens: 1 }), SONNET)).toBe(300);
   });
 
+  it('prices tokens of unknown kind at the input-share blend (85% input by default)', () => {
+    // 1,000 unsplit × (0.85 × $3 + 0.15 × $15)/MTok = 1,000 × $4.80/MTok = 4,800 µ$
+    expect(costOf(usage({ unsplitTokens: 1000 }), SONNET)).toBe(4_800_000);
+    // share 0.5: 1,000 × (0.5 × $3 + 0.5 × $15) = 1,000 × $9/MTok = 9,000 µ$
+    expect(costOf(usage({ unsplitTokens: 1000 }), SONNET, 0.5)).toBe(9_000_000);
+    // added to the exact buckets: 1,000 input × $3 = 3,000 µ$ + 4,800 µ$
+    expect(costOf(usage({ inputTokens: 1000, unsplitTokens: 1000 }), SONNET)).toBe(7_800_000);
+  });
+
   it('is zero for empty usage', () => {
     expect(costOf(emptyUsage(), SONNET)).toBe(0);
   });

@@ -78,8 +78,14 @@ export function ratesFor(card: RateCard, usage: UsageBuckets): ModelRates {
   return rates;
 }
 
-/** Exact cost of one request. */
-export function costOf(usage: UsageBuckets, card: RateCard): NanoUsd {
+/** The input share assumed for tokens of unknown kind when none is given (the seed meter's blend). */
+export const DEFAULT_INPUT_SHARE = 0.85;
+
+/**
+ * Cost of one request: exact for split buckets; `unsplitTokens` are priced at a blend of the
+ * input and output rates (`inputShare` of them as input), which makes the figure an estimate.
+ */
+export function costOf(usage: UsageBuckets, card: RateCard, inputShare = DEFAULT_INPUT_SHARE): NanoUsd {
   const r = ratesFor(card, usage);
   const pico =
     usage.inputTokens * r.input +
@@ -88,7 +94,11 @@ export function costOf(usage: UsageBuckets, card: RateCard): NanoUsd {
     usage.cacheWrite5mTokens * r.cacheWrite5m +
     usage.cacheWrite1hTokens * r.cacheWrite1h +
     usage.webSearchRequests * r.webSearch;
-  return picoToNano(pico);
+  if (usage.unsplitTokens === 0) return picoToNano(pico);
+  // The share in per-mille keeps the blend in integers: tokens × (s·in + (1000 − s)·out) / 1000.
+  const s = Math.round(inputShare * 1000);
+  const blendPicoTimes1000 = usage.unsplitTokens * (s * r.input + (1000 - s) * r.output);
+  return picoToNano(pico + Math.round(blendPicoTimes1000 / 1000));
 }
 
 /** Multiplies every rate (e.g. a speed premium given as a factor). */
@@ -112,15 +122,21 @@ export function priceEvent(
   ts: number,
   usage: UsageBuckets,
   speed?: string,
+  inputShare = DEFAULT_INPUT_SHARE,
 ): EventCost {
   const quote = book.quote({ model, provider, time: ts, ...(speed ? { speed } : {}) });
   if (!quote)
     return { nanoUsd: null, priceSource: book.version, estimated: false, note: 'unpriced: unknown model' };
+  const blended = usage.unsplitTokens > 0;
   const cost: EventCost = {
-    nanoUsd: costOf(usage, quote.card),
+    nanoUsd: costOf(usage, quote.card, inputShare),
     priceSource: quote.source,
-    estimated: quote.estimated,
+    estimated: quote.estimated || blended,
   };
-  if (quote.note) cost.note = quote.note;
+  const blend = blended
+    ? `no input/output split: priced at a ${Math.round(inputShare * 100)}% input blend`
+    : undefined;
+  const note = [quote.note, blend].filter(Boolean).join('; ');
+  if (note) cost.note = note;
   return cost;
 }

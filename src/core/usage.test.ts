@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { addUsage, cacheWriteTokens, emptyUsage, totalInputTokens, totalTokens, type UsageBuckets } from './usage.js';
+import {
+  addUsage,
+  cacheWriteTokens,
+  emptyUsage,
+  totalInputTokens,
+  totalTokens,
+  type UsageBuckets,
+} from './usage.js';
 
 const u: UsageBuckets = {
+  ...emptyUsage(),
   inputTokens: 1,
   cacheReadTokens: 20,
   cacheWrite5mTokens: 300,
@@ -18,11 +26,18 @@ describe('usage buckets', () => {
     expect(totalTokens(u)).toBe(54_321); // 4321 + 50,000 (reasoning is inside output)
   });
 
+  it('counts tokens of unknown kind in totals but not as input', () => {
+    const w = { ...emptyUsage(), inputTokens: 10, outputTokens: 5, unsplitTokens: 1000 };
+    expect(totalInputTokens(w)).toBe(10);
+    expect(totalTokens(w)).toBe(1015); // 10 + 5 + 1000
+  });
+
   it('addUsage adds every bucket in place', () => {
     const a = emptyUsage();
     addUsage(a, u);
     addUsage(a, u);
     expect(a).toEqual({
+      ...emptyUsage(),
       inputTokens: 2,
       cacheReadTokens: 40,
       cacheWrite5mTokens: 600,
@@ -31,6 +46,8 @@ describe('usage buckets', () => {
       reasoningTokens: 80_000,
       webSearchRequests: 14,
     });
+    addUsage(a, { ...emptyUsage(), unsplitTokens: 5 });
+    expect(a.unsplitTokens).toBe(5);
     // the added operand is untouched
     expect(u.inputTokens).toBe(1);
   });

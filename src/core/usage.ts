@@ -14,6 +14,11 @@ export interface UsageBuckets {
   outputTokens: number;
   /** The reasoning part of `outputTokens`, for display only (never added to totals). */
   reasoningTokens: number;
+  /**
+   * Tokens whose kind the source does not say (workflow telemetry logs one count per agent, no
+   * input/output split). Counted in totals; priced only as an estimate.
+   */
+  unsplitTokens: number;
   webSearchRequests: number;
 }
 
@@ -25,6 +30,7 @@ export function emptyUsage(): UsageBuckets {
     cacheWrite1hTokens: 0,
     outputTokens: 0,
     reasoningTokens: 0,
+    unsplitTokens: 0,
     webSearchRequests: 0,
   };
 }
@@ -39,9 +45,9 @@ export function totalInputTokens(u: UsageBuckets): number {
   return u.inputTokens + u.cacheReadTokens + u.cacheWrite5mTokens + u.cacheWrite1hTokens;
 }
 
-/** The four billed buckets added up: input + output + cache read + cache write. */
+/** Every token: input + output + cache read + cache write (+ tokens of unknown kind). */
 export function totalTokens(u: UsageBuckets): number {
-  return totalInputTokens(u) + u.outputTokens;
+  return totalInputTokens(u) + u.outputTokens + u.unsplitTokens;
 }
 
 /** Adds `b` into `a` in place (aggregation hot path: no allocation). */
@@ -52,5 +58,6 @@ export function addUsage(a: UsageBuckets, b: UsageBuckets): void {
   a.cacheWrite1hTokens += b.cacheWrite1hTokens;
   a.outputTokens += b.outputTokens;
   a.reasoningTokens += b.reasoningTokens;
+  a.unsplitTokens += b.unsplitTokens;
   a.webSearchRequests += b.webSearchRequests;
 }

@@ -2,11 +2,17 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import type { Problem, UsageEvent } from '../core/event.js';
 import { type PriceBook, priceEvent } from '../core/pricing.js';
+import type { RunSummary } from '../core/run.js';
 import type { ClaudeFileInfo, ClaudeFileScan, ClaudeSpawn } from '../sources/claude-code.js';
-import { type ClaudeAgentMeta, discoverClaudeFiles, readClaudeAgentMeta } from '../sources/claude-discover.js';
+import {
+  type ClaudeAgentMeta,
+  discoverClaudeFiles,
+  readClaudeAgentMeta,
+} from '../sources/claude-discover.js';
 import { ClaudeMerge } from '../sources/claude-merge.js';
 import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
+import { ingestWorkflows, scanWorkflowsDirect, type WorkflowIngest } from './workflow.js';
 
 export interface IngestProgress {
   filesDone: number;
@@ -25,6 +31,8 @@ export interface ScanStats {
 
 export interface DirectScan {
   events: UsageEvent[];
+  /** Workflow runs found (their agents are among `events`). */
+  runs: RunSummary[];
   problems: Problem[];
   stats: ScanStats;
 }
@@ -38,6 +46,7 @@ export async function scanClaudeDirect(
   paths: string[],
   book: PriceBook,
   onProgress?: (p: IngestProgress) => void,
+  options: { inputShare?: number } = {},
 ): Promise<DirectScan> {
   const found = discoverClaudeFiles(paths);
   const merge = new ClaudeMerge();
@@ -58,10 +67,19 @@ export async function scanClaudeDirect(
     },
   });
   stats.synthetic = merge.synthetic;
-  return { events: [...merge.events(book)], problems: sortProblems(problems), stats };
+  const wf = scanWorkflowsDirect(found.workflowFiles, book, options.inputShare);
+  problems.push(...wf.problems);
+  return {
+    events: [...merge.events(book), ...wf.events],
+    runs: wf.runs,
+    problems: sortProblems(problems),
+    stats,
+  };
 }
 
 export interface IngestResult extends IngestStats {
+  /** Workflow telemetry files read in this ingest. */
+  workflow: WorkflowIngest;
   stats: ScanStats;
   /** Problems found by this ingest (all known problems: `ledger.problems()`). */
   problems: Problem[];
@@ -112,17 +130,36 @@ export async function ingestClaude(
   ledger: LedgerStore,
   book: PriceBook,
   onProgress?: (p: IngestProgress) => void,
+  options: { inputShare?: number } = {},
 ): Promise<IngestResult> {
   const found = discoverClaudeFiles(paths);
-  const stats: ScanStats = { files: found.transcripts.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
-  const result: IngestResult = { inserted: 0, updated: 0, unchanged: 0, stats, problems: [...found.problems], repriced: 0 };
+  const stats: ScanStats = {
+    files: found.transcripts.length,
+    filesRead: 0,
+    bytesRead: 0,
+    lines: 0,
+    synthetic: 0,
+  };
+  const result: IngestResult = {
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    stats,
+    problems: [...found.problems],
+    repriced: 0,
+    workflow: { filesRead: 0, runs: 0, events: 0, problems: [] },
+  };
   const transcriptStats = found.transcripts.map((t) => statSync(t.file));
   const metaStats = found.metaFiles.map((f) => statSync(f));
+  const workflowStats = found.workflowFiles.map((f) => statSync(f));
 
   // The tree's fingerprint (every file's identity, size and mtime) unchanged since the last ingest of
   // these paths: nothing to read, and the per-file states need not even be loaded.
   const treeKey = `tree:${createHash('sha1').update(paths.join('\n')).digest('hex')}`;
-  const fingerprint = treeFingerprint([...found.transcripts.map((t) => t.file), ...found.metaFiles], [...transcriptStats, ...metaStats]);
+  const fingerprint = treeFingerprint(
+    [...found.transcripts.map((t) => t.file), ...found.metaFiles, ...found.workflowFiles],
+    [...transcriptStats, ...metaStats, ...workflowStats],
+  );
   if (ledger.getMeta(treeKey) !== fingerprint) {
     const states = ledger.fileStates();
     const jobs: ClaudeScanJob[] = [];
@@ -141,20 +178,42 @@ export async function ingestClaude(
       if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return;
       const m = readClaudeAgentMeta(file, result.problems);
       if (m) newLinks.push({ kind: 'claude-meta', key: m.agentId, data: m });
-      metaStates.push({ path: file, size: st.size, mtimeMs: st.mtimeMs, identity, headHash: '', offset: st.size, lines: 0, firstTs: null });
+      metaStates.push({
+        path: file,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        identity,
+        headHash: '',
+        offset: st.size,
+        lines: 0,
+        firstTs: null,
+      });
     });
     if (jobs.length > 0 || newLinks.length > 0) {
       await ingestJobs({ jobs, newLinks, metaStates, states, ledger, book, result }, onProgress);
     }
+    result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare);
+    result.problems.push(...result.workflow.problems);
     // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
     ledger.setMeta(treeKey, fingerprint);
   }
   const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
   if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, book.version);
   else if (pricedWith !== book.version) {
-    result.repriced = ledger.reprice((e) =>
-      e.source === 'claude-code' ? priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed) : null,
-    );
+    result.repriced = ledger.reprice((e) => {
+      if (e.source === 'claude-code') return priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed);
+      if (e.source === 'workflow')
+        return priceEvent(
+          book,
+          e.model,
+          e.provider === 'unknown' ? '' : e.provider,
+          e.ts,
+          e.usage,
+          undefined,
+          options.inputShare,
+        );
+      return null;
+    });
     ledger.setMeta(PRICE_VERSION_KEY, book.version);
   }
   result.problems = sortProblems(result.problems);

@@ -77,7 +77,9 @@ describe('parsePriceOverrides', () => {
   });
 
   it('rejects input_mtok without output_mtok, naming the file and the model', () => {
-    const e = errorOf(() => parsePriceOverrides({ models: { 'my-model': { input_mtok: 2 } } }, 'custom.json'));
+    const e = errorOf(() =>
+      parsePriceOverrides({ models: { 'my-model': { input_mtok: 2 } } }, 'custom.json'),
+    );
     expect(e.message).toBe('custom.json: models.my-model: input_mtok and output_mtok go together');
     expect(e.name).toBe('PriceOverrideError');
     expect(e.code).toBe('PRICE_OVERRIDE_INVALID');
@@ -94,7 +96,9 @@ describe('parsePriceOverrides', () => {
   });
 
   it('rejects negative prices, unknown keys and a missing models map, with where', () => {
-    const neg = errorOf(() => parsePriceOverrides({ models: { m: { input_mtok: -1, output_mtok: 1 } } }, 'x.json'));
+    const neg = errorOf(() =>
+      parsePriceOverrides({ models: { m: { input_mtok: -1, output_mtok: 1 } } }, 'x.json'),
+    );
     expect(neg.message.startsWith('x.json: models.m.input_mtok: ')).toBe(true);
     const typo = errorOf(() => parsePriceOverrides({ models: { m: { input_mtoks: 1 } } }, 'x.json'));
     expect(typo.message).toContain('x.json: ');

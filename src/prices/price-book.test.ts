@@ -106,7 +106,13 @@ describe('createPriceBook on the bundled genai-prices data', () => {
 
 describe('priceEvent with the real price book', () => {
   it('unknown models are unpriced (null), never $0', () => {
-    const c = priceEvent(book, 'no-such-model-xyz', 'anthropic', T, usage({ inputTokens: 1000, outputTokens: 10 }));
+    const c = priceEvent(
+      book,
+      'no-such-model-xyz',
+      'anthropic',
+      T,
+      usage({ inputTokens: 1000, outputTokens: 10 }),
+    );
     expect(c.nanoUsd).toBeNull();
     expect(c.priceSource).toBe('genai-prices@0.1.8');
     expect(c.estimated).toBe(false);
@@ -134,7 +140,14 @@ describe('priceEvent with the real price book', () => {
 
   it('a fast call without a fast price is an estimate with a note', () => {
     // claude-opus-4-6 standard: 1,000 × $5 + 100 × $25 = 7,500 µ$
-    const c = priceEvent(book, 'claude-opus-4-6', 'anthropic', T, usage({ inputTokens: 1000, outputTokens: 100 }), 'fast');
+    const c = priceEvent(
+      book,
+      'claude-opus-4-6',
+      'anthropic',
+      T,
+      usage({ inputTokens: 1000, outputTokens: 100 }),
+      'fast',
+    );
     expect(c.nanoUsd).toBe(7_500_000);
     expect(c.estimated).toBe(true);
     expect(c.note).toMatch(/fast/);
@@ -165,7 +178,13 @@ describe('createPriceBook with overrides', () => {
 
   it('an override replaces the data for a known model', () => {
     // 1,000 × $1 + 1,000 × $2 = 3,000 µ$ (data would say 3,000 + 15,000)
-    const c = priceEvent(ob, 'claude-sonnet-4-5', 'anthropic', T, usage({ inputTokens: 1000, outputTokens: 1000 }));
+    const c = priceEvent(
+      ob,
+      'claude-sonnet-4-5',
+      'anthropic',
+      T,
+      usage({ inputTokens: 1000, outputTokens: 1000 }),
+    );
     expect(c.nanoUsd).toBe(3_000_000);
     expect(c.priceSource).toBe('override');
   });
@@ -195,12 +214,21 @@ describe('createPriceBook with overrides', () => {
 
   it('fast with explicit rates uses those rates', () => {
     // 1,000 × $30 + 100 × $150 = 30,000 + 15,000 µ$
-    const c = priceEvent(ob, 'claude-opus-4-5', 'anthropic', T, usage({ inputTokens: 1000, outputTokens: 100 }), 'fast');
+    const c = priceEvent(
+      ob,
+      'claude-opus-4-5',
+      'anthropic',
+      T,
+      usage({ inputTokens: 1000, outputTokens: 100 }),
+      'fast',
+    );
     expect(c).toEqual({ nanoUsd: 45_000_000, priceSource: 'override', estimated: false });
   });
 
   it('a fast-only override does not price an unknown model', () => {
-    const b = createPriceBook({ overrides: parsePriceOverrides({ models: { 'ghost-*': { fast: { multiplier: 2 } } } }) });
+    const b = createPriceBook({
+      overrides: parsePriceOverrides({ models: { 'ghost-*': { fast: { multiplier: 2 } } } }),
+    });
     expect(b.quote({ model: 'ghost-1', time: T, speed: 'fast' })).toBeNull();
     expect(priceEvent(b, 'ghost-1', 'x', T, usage({ inputTokens: 1 }), 'fast').nanoUsd).toBeNull();
   });

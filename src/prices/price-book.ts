@@ -59,7 +59,6 @@ export function rateCardFromModelPrice(mp: ModelPrice): RateCard | null {
   return { base, tiers };
 }
 
-
 function hasTimeOfDayPrices(calc: PriceCalculation): boolean {
   const prices = calc.model.prices;
   return Array.isArray(prices) && prices.some((p) => p.constraint?.type === 'time_of_date');

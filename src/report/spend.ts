@@ -26,6 +26,7 @@ export function tallyJson(t: Tally) {
     cacheWrite5mTokens: t.usage.cacheWrite5mTokens,
     cacheWrite1hTokens: t.usage.cacheWrite1hTokens,
     reasoningTokens: t.usage.reasoningTokens,
+    unsplitTokens: t.usage.unsplitTokens,
     webSearchRequests: t.usage.webSearchRequests,
     totalTokens: totalTokens(t.usage),
     costUsd: nanoToUsd(t.costNano),

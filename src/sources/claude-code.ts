@@ -133,7 +133,6 @@ export function attributionRank(c: ClaudeCallCopy): number {
   return 2;
 }
 
-
 /** True when `a` is a later/larger snapshot of the same call than `b`. */
 export function largerUsage(a: UsageBuckets, b: UsageBuckets): boolean {
   if (a.outputTokens !== b.outputTokens) return a.outputTokens > b.outputTokens;

@@ -1,7 +1,13 @@
 import type { Attribution, EventOrigin, UsageEvent } from '../core/event.js';
 import { type PriceBook, priceEvent } from '../core/pricing.js';
 import type { UsageBuckets } from '../core/usage.js';
-import { attributionRank, type ClaudeCallCopy, type ClaudeFileScan, type ClaudeSpawn, largerUsage } from './claude-code.js';
+import {
+  attributionRank,
+  type ClaudeCallCopy,
+  type ClaudeFileScan,
+  type ClaudeSpawn,
+  largerUsage,
+} from './claude-code.js';
 import type { ClaudeAgentMeta } from './claude-discover.js';
 
 interface MergedCall {

@@ -1,5 +1,6 @@
 import type { Aggregate, EventFilter, GroupBy } from '../core/aggregate.js';
-import type { Attribution, EventCost, EventOrigin, Problem, UsageEvent } from '../core/event.js';
+import type { Attribution, EventCost, EventOrigin, Problem, SourceKind, UsageEvent } from '../core/event.js';
+import type { RunSummary } from '../core/run.js';
 
 export type { EventOrigin };
 
@@ -35,6 +36,8 @@ export interface LinkRecord {
 /** Which stored events a query covers. */
 export interface LedgerFilter extends EventFilter {
   session?: string;
+  run?: string;
+  source?: SourceKind;
   /** Only events read from files under these absolute paths. */
   under?: string[];
 }
@@ -46,6 +49,8 @@ export interface IngestBatch {
   resetProblemsFor: string[];
   problems: Problem[];
   links: LinkRecord[];
+  /** Runs read again: each replaces the stored run and all of its events (then `events` adds them). */
+  runs?: RunSummary[];
 }
 
 export interface IngestStats {
@@ -75,6 +80,9 @@ export interface LedgerStore {
   events(filter?: LedgerFilter): UsageEvent[];
   /** Known input problems, optionally only of files under these paths. */
   problems(under?: string[]): Problem[];
+  getRun(id: string): RunSummary | undefined;
+  /** Stored runs (workflow telemetry), oldest first. */
+  runs(filter?: { under?: string[]; workflow?: string; before?: number }): RunSummary[];
   /** A counter bumped by every change: equal generations mean equal data. */
   generation(): number;
   getMeta(key: string): string | undefined;

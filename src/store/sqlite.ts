@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
 import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
 import type { Attribution, Problem, UsageEvent } from '../core/event.js';
-import { totalInputTokens } from '../core/usage.js';
+import type { RunSummary } from '../core/run.js';
+import { totalInputTokens, type UsageBuckets } from '../core/usage.js';
 import type {
   FileState,
   IngestBatch,
@@ -49,6 +50,13 @@ const MIGRATIONS: string[] = [
    CREATE INDEX problems_file ON problems(file);
    CREATE TABLE links (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Workflow telemetry: tokens with no input/output split, and one row per run.
+  `ALTER TABLE events ADD COLUMN unsplit_tokens INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX events_run ON events(run) WHERE run IS NOT NULL;
+   CREATE TABLE runs (
+     id TEXT PRIMARY KEY, workflow TEXT, source TEXT NOT NULL, file TEXT NOT NULL, ts INTEGER,
+     data TEXT NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 const ATTR_COLUMNS: [keyof Attribution, string][] = [
@@ -82,6 +90,7 @@ interface EventRow {
   output_tokens: number;
   reasoning_tokens: number;
   web_search_requests: number;
+  unsplit_tokens: number;
   cost_nano: number | null;
   price_source: string;
   estimated: number;
@@ -107,6 +116,7 @@ function eventParams(s: StoredEvent): Record<string, unknown> {
     output_tokens: u.outputTokens,
     reasoning_tokens: u.reasoningTokens,
     web_search_requests: u.webSearchRequests,
+    unsplit_tokens: u.unsplitTokens,
     cost_nano: e.cost.nanoUsd,
     price_source: e.cost.priceSource,
     estimated: e.cost.estimated ? 1 : 0,
@@ -142,6 +152,7 @@ function rowToEvent(r: EventRow): UsageEvent {
       outputTokens: r.output_tokens,
       reasoningTokens: r.reasoning_tokens,
       webSearchRequests: r.web_search_requests,
+      unsplitTokens: r.unsplit_tokens,
     },
     cost: { nanoUsd: r.cost_nano, priceSource: r.price_source, estimated: r.estimated === 1 },
     attribution,
@@ -194,6 +205,14 @@ function whereOf(filter: LedgerFilter): { sql: string; params: Record<string, un
     parts.push('session = @session');
     params.session = filter.session;
   }
+  if (filter.run !== undefined) {
+    parts.push('run = @run');
+    params.run = filter.run;
+  }
+  if (filter.source !== undefined) {
+    parts.push('source = @source');
+    params.source = filter.source;
+  }
   if (filter.since !== undefined) {
     parts.push(`${day} >= @since`);
     params.since = filter.since;
@@ -240,6 +259,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     'output_tokens',
     'reasoning_tokens',
     'web_search_requests',
+    'unsplit_tokens',
     'cost_nano',
     'price_source',
     'estimated',
@@ -251,7 +271,23 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     'attr_line',
     ...ATTR_COLUMNS.map(([, c]) => c),
   ];
-  const usageCols = cols.slice(5, 17);
+  // What a larger snapshot of the same call replaces: its usage and therefore its cost.
+  const usageCols = [
+    'model',
+    'speed',
+    'input_tokens',
+    'cache_read_tokens',
+    'cache_write_5m_tokens',
+    'cache_write_1h_tokens',
+    'output_tokens',
+    'reasoning_tokens',
+    'web_search_requests',
+    'unsplit_tokens',
+    'cost_nano',
+    'price_source',
+    'estimated',
+    'cost_note',
+  ];
   const attrCols = [
     'tags',
     'attr_rank',
@@ -269,13 +305,14 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
           {
             output_tokens: number;
             tin: number;
+            unsplit_tokens: number;
             attr_rank: number;
             attr_first_ts: number | null;
             attr_file: string;
             attr_line: number;
           }
         >(
-          'SELECT output_tokens, input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens AS tin, attr_rank, attr_first_ts, attr_file, attr_line FROM events WHERE id = ?',
+          'SELECT output_tokens, input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens AS tin, unsplit_tokens, attr_rank, attr_first_ts, attr_file, attr_line FROM events WHERE id = ?',
         ),
         insert: db.prepare(
           `INSERT INTO events (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
@@ -293,6 +330,12 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
              head_hash = excluded.head_hash, offset = excluded.offset, lines = excluded.lines, first_ts = excluded.first_ts`,
         ),
         clearProblems: db.prepare('DELETE FROM problems WHERE file = ?'),
+        deleteRunEvents: db.prepare('DELETE FROM events WHERE run = ? AND source = ?'),
+        upsertRun: db.prepare(
+          `INSERT INTO runs (id, workflow, source, file, ts, data) VALUES (@id, @workflow, @source, @file, @ts, @data)
+           ON CONFLICT(id) DO UPDATE SET workflow = excluded.workflow, source = excluded.source, file = excluded.file,
+             ts = excluded.ts, data = excluded.data`,
+        ),
         addProblem: db.prepare('INSERT INTO problems (file, line, reason) VALUES (?, ?, ?)'),
         upsertLink: db.prepare(
           'INSERT INTO links (kind, key, data) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data',
@@ -313,6 +356,18 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     for (const f of batch.resetProblemsFor) s.clearProblems.run(f);
     for (const p of batch.problems) s.addProblem.run(p.file, p.line, p.reason);
     for (const l of batch.links) s.upsertLink.run(l.kind, l.key, JSON.stringify(l.data));
+    // A run file is a snapshot: its new content replaces the run's events and summary whole.
+    for (const run of batch.runs ?? []) {
+      s.deleteRunEvents.run(run.id, run.source);
+      s.upsertRun.run({
+        id: run.id,
+        workflow: run.workflow ?? null,
+        source: run.source,
+        file: run.file,
+        ts: run.ts,
+        data: JSON.stringify(run),
+      });
+    }
     for (const se of batch.events) {
       const existing = s.find.get(se.event.id);
       const params = eventParams(se);
@@ -323,10 +378,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       }
       const u = se.event.usage;
       let changed = false;
-      if (
-        u.outputTokens > existing.output_tokens ||
-        (u.outputTokens === existing.output_tokens && totalInputTokens(u) > existing.tin)
-      ) {
+      if (largerSnapshot(u, existing)) {
         s.updateUsage.run(params);
         changed = true;
       }
@@ -400,7 +452,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
           `SELECT ${groupExpr(by)} AS key, COUNT(*) AS events,
              SUM(input_tokens) AS i, SUM(cache_read_tokens) AS cr, SUM(cache_write_5m_tokens) AS w5,
              SUM(cache_write_1h_tokens) AS w1, SUM(output_tokens) AS o, SUM(reasoning_tokens) AS r,
-             SUM(web_search_requests) AS ws, COALESCE(SUM(cost_nano), 0) AS cost,
+             SUM(web_search_requests) AS ws, SUM(unsplit_tokens) AS us, COALESCE(SUM(cost_nano), 0) AS cost,
              SUM(cost_nano IS NULL) AS unpriced, SUM(estimated) AS est,
              group_concat(DISTINCT CASE WHEN cost_nano IS NULL THEN model END) AS um,
              MIN(ts) AS first, MAX(ts) AS last
@@ -419,6 +471,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
         t.usage.outputTokens = r.o as number;
         t.usage.reasoningTokens = r.r as number;
         t.usage.webSearchRequests = r.ws as number;
+        t.usage.unsplitTokens = r.us as number;
         t.costNano = r.cost as number;
         t.unpricedEvents = r.unpriced as number;
         t.estimatedEvents = r.est as number;
@@ -442,6 +495,37 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
         .prepare('SELECT file, line, reason FROM problems ORDER BY file, line')
         .all() as Problem[];
       return under?.length ? all.filter((p) => under.some((u) => p.file.startsWith(u))) : all;
+    },
+    getRun(id) {
+      const r = db.prepare('SELECT data FROM runs WHERE id = ?').get(id) as { data: string } | undefined;
+      return r ? (JSON.parse(r.data) as RunSummary) : undefined;
+    },
+    runs(filter = {}) {
+      const parts: string[] = [];
+      const params: Record<string, unknown> = {};
+      if (filter.under?.length) {
+        parts.push(
+          `(${filter.under
+            .map((u, i) => {
+              params[`u${i}`] = u;
+              return `substr(file, 1, length(@u${i})) = @u${i}`;
+            })
+            .join(' OR ')})`,
+        );
+      }
+      if (filter.workflow !== undefined) {
+        parts.push('workflow = @workflow');
+        params.workflow = filter.workflow;
+      }
+      if (filter.before !== undefined) {
+        parts.push('ts < @before');
+        params.before = filter.before;
+      }
+      const where = parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+      const rows = db.prepare(`SELECT data FROM runs ${where} ORDER BY ts, id`).all(params) as {
+        data: string;
+      }[];
+      return rows.map((r) => JSON.parse(r.data) as RunSummary);
     },
     generation() {
       const r = db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as
@@ -492,6 +576,17 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       db.close();
     },
   };
+}
+
+/** The same call seen again with more tokens is a later snapshot of it (streaming, a growing run). */
+function largerSnapshot(
+  u: UsageBuckets,
+  cur: { output_tokens: number; tin: number; unsplit_tokens: number },
+): boolean {
+  if (u.outputTokens !== cur.output_tokens) return u.outputTokens > cur.output_tokens;
+  const tin = totalInputTokens(u);
+  if (tin !== cur.tin) return tin > cur.tin;
+  return u.unsplitTokens > cur.unsplit_tokens;
 }
 
 function betterOrigin(

@@ -1,18 +1,26 @@
-import { type Aggregate, aggregate, type EventFilter, type GroupBy } from '../../core/aggregate.js';
-import type { Problem } from '../../core/event.js';
+import type { EventFilter } from '../../core/aggregate.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
 import { renderSpendCsv, renderSpendMarkdown, renderSpendTerminal } from '../../report/render-spend.js';
+import {
+  renderRunsMarkdown,
+  renderRunsSummary,
+  renderRunTerminal,
+  runJson,
+  summarizeRuns,
+} from '../../report/runs.js';
 import { type SpendReport, spendNotes, spendReportJson } from '../../report/spend.js';
-import type { LedgerStore } from '../../store/ledger.js';
 import { outputFormat, parse, parseDay, parseGroupBy } from '../args.js';
-import { ledgerPath, loadPriceBook } from '../config.js';
+import { loadPriceBook } from '../config.js';
+import { gather } from '../gather.js';
 import { displayPath, type Io } from '../io.js';
-import { ingestWithProgress, inputPaths, openLedger, scanWithProgress } from '../sources.js';
+import { buildRunViews, RUN_OPTIONS, RUN_OPTIONS_HELP, runSettings, strictExit } from '../run-views.js';
+import { inputPaths } from '../sources.js';
 
 export const REPORT_HELP = `tokenledger report [PATH…] [options]
 
-Reads Claude Code transcripts (default: $CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude),
-ingests what is new into the ledger, and prints spend grouped by one dimension.
+Reads Claude Code transcripts and workflow telemetry (wf_*.json) — the given files or folders, else
+$CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude — ingests what is new into the ledger, and prints
+spend grouped by one dimension, then each workflow run's stage waterfall and health.
 
   --by day|week|month|session|project|model|agent   grouping (default: day)
   --since DATE, --until DATE   local dates YYYY-MM-DD, both inclusive
@@ -20,9 +28,10 @@ ingests what is new into the ledger, and prints spend grouped by one dimension.
   --json | --csv | --markdown  machine-readable or pasteable output
   --no-ledger                  scan the files directly; read and write no ledger
   --ledger FILE                ledger file (default: $TOKENLEDGER_HOME/ledger.db, ~/.tokenledger/ledger.db)
-  --prices FILE                price overrides (default: ~/.tokenledger/prices.json if present)`;
+  --prices FILE                price overrides (default: ~/.tokenledger/prices.json if present)
+${RUN_OPTIONS_HELP}`;
 
-const OPTIONS = {
+export const REPORT_OPTIONS = {
   by: { type: 'string' },
   since: { type: 'string' },
   until: { type: 'string' },
@@ -34,25 +43,11 @@ const OPTIONS = {
   ledger: { type: 'string' },
   prices: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...RUN_OPTIONS,
 } as const;
 
-/** A report served from the ledger is cached per query and generation: nothing changed, nothing recomputed. */
-function cachedAggregate(
-  ledger: LedgerStore,
-  by: GroupBy,
-  filter: EventFilter & { under?: string[] },
-): Aggregate {
-  const key = `report-cache:${JSON.stringify([by, filter])}`;
-  const generation = String(ledger.generation());
-  const hit = ledger.getMeta(key);
-  if (hit?.startsWith(`${generation}\n`)) return JSON.parse(hit.slice(generation.length + 1)) as Aggregate;
-  const agg = ledger.aggregate(by, filter);
-  ledger.setMeta(key, `${generation}\n${JSON.stringify(agg)}`);
-  return agg;
-}
-
-export async function reportCommand(argv: string[], io: Io): Promise<number> {
-  const { values: v, positionals } = parse(argv, OPTIONS);
+export async function reportCommand(argv: string[], io: Io, runsOnly = false): Promise<number> {
+  const { values: v, positionals } = parse(argv, REPORT_OPTIONS);
   if (v.help) {
     io.out(REPORT_HELP);
     return 0;
@@ -65,55 +60,82 @@ export async function reportCommand(argv: string[], io: Io): Promise<number> {
   if (until) filter.until = until;
   if (v.project) filter.project = v.project;
   const format = outputFormat(v);
+  const settings = runSettings(v);
   const { paths, explicit } = inputPaths(positionals);
   const book = loadPriceBook(v.prices);
 
-  let agg: Aggregate;
-  let problems: Problem[];
-  let source: string;
-  if (v['no-ledger']) {
-    const scan = await scanWithProgress(paths, book);
-    agg = aggregate(scan.events, by, filter);
-    problems = scan.problems;
-    source = `${scan.stats.files} files, no ledger`;
-  } else {
-    const file = ledgerPath(v.ledger);
-    const ledger = await openLedger(file);
-    try {
-      await ingestWithProgress(paths, ledger, book);
-      const under = explicit ? paths : undefined;
-      agg = cachedAggregate(ledger, by, under ? { ...filter, under } : filter);
-      problems = ledger.problems(under);
-    } finally {
-      ledger.close();
-    }
-    source = `ledger ${displayPath(file)}`;
-  }
-
+  const g = await gather({
+    paths,
+    explicit,
+    noLedger: v['no-ledger'] === true,
+    ...(v.ledger ? { ledger: v.ledger } : {}),
+    book,
+    by,
+    filter,
+    inputShare: settings.inputShare,
+  });
+  // A run without a runId is known by its file; show that as the user would type it.
+  const shown = (id: string, file: string) => (id === file ? displayPath(file) : id);
+  const views = buildRunViews(g.runs, g.runEvents, g.pool, settings).map((view) => ({
+    ...view,
+    run: { ...view.run, id: shown(view.run.id, view.run.file), file: displayPath(view.run.file) },
+  }));
+  const problems = g.problems.map((p) => ({ ...p, file: displayPath(p.file) }));
   const report: SpendReport = {
     by,
-    totals: agg.totals,
-    groups: agg.groups,
-    problems: problems.map((p) => ({ ...p, file: displayPath(p.file) })),
-    source,
+    totals: g.agg.totals,
+    groups: g.agg.groups,
+    problems,
+    source: g.source,
     notes: spendNotes(
-      agg.totals,
+      g.agg.totals,
       GENAI_PRICES_SOURCE + (book.version.includes('overrides') ? ' + your overrides' : ''),
     ),
   };
+  const sharePct = Math.round(settings.inputShare * 100);
   switch (format) {
-    case 'json':
-      io.out(JSON.stringify(spendReportJson(report), null, 2));
+    case 'json': {
+      const base = spendReportJson(report);
+      const runs = views.map(runJson);
+      io.out(JSON.stringify({ ...base, runs, runsSummary: summarizeRuns(views) }, null, 2));
       break;
+    }
     case 'csv':
       io.out(renderSpendCsv(report));
       break;
     case 'markdown':
-      io.out(renderSpendMarkdown(report));
+      if (!runsOnly) io.out(renderSpendMarkdown(report));
+      if (views.length)
+        io.out(`${runsOnly ? '' : '\n'}## Workflow runs\n\n${renderRunsMarkdown(views, sharePct)}`);
       break;
-    case 'table':
-      io.out(renderSpendTerminal(report, io.style));
+    case 'table': {
+      if (!runsOnly) io.out(renderSpendTerminal(report, io.style));
+      else if (problems.length)
+        io.out(
+          renderSpendTerminal({ ...report, groups: [] }, io.style)
+            .split('\n\n')
+            .slice(-1)[0] ?? '',
+        );
+      if (views.length) {
+        for (const view of views) io.out(`\n${renderRunTerminal(view, io.style, sharePct)}`);
+        if (views.length > 1) io.out(`\n${renderRunsSummary(summarizeRuns(views), io.style)}`);
+      } else if (runsOnly) io.out('No workflow runs found.');
       break;
+    }
   }
-  return 0;
+  return strictExit(views, settings);
+}
+
+export const RUNS_HELP = `tokenledger runs [PATH…] [options]
+
+Every workflow run (wf_*.json) found: its stage waterfall with estimated dollars, the self-check that
+the agents add up to the run total, and a DEGRADED verdict with reasons when a stage errored or ran
+anomalously cheap — whatever status the run reported. Same options as report; --strict gates CI.`;
+
+export async function runsCommand(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(`${RUNS_HELP}\n\n${REPORT_HELP.split('\n').slice(5).join('\n')}`);
+    return 0;
+  }
+  return reportCommand(argv, io, true);
 }
