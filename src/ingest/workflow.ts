@@ -41,11 +41,13 @@ export function fullerRun(a: RunSummary, b: RunSummary): RunSummary {
   return a.file >= b.file ? a : b;
 }
 
-function duplicateProblem(kept: RunSummary, dropped: RunSummary): Problem {
+/** Reported against the file being read, naming the other one and which of the two counts. */
+function duplicateProblem(read: RunSummary, other: RunSummary, kept: RunSummary): Problem {
+  const which = kept === read ? 'this file' : 'that file';
   return {
-    file: dropped.file,
+    file: read.file,
     line: 0,
-    reason: `runId ${kept.id} is also in ${kept.file}; counted once, from that file`,
+    reason: `runId ${read.id} is also in ${other.file}; counted once, from ${which}`,
   };
 }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { findProvider } from '@pydantic/genai-prices';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../test/helpers/tmp.js';
-import { type DelegationNode, buildDelegationTree } from '../core/delegation.js';
+import { buildDelegationTree, type DelegationNode } from '../core/delegation.js';
 import type { UsageEvent } from '../core/event.js';
 import { emptyUsage, totalTokens, type UsageBuckets } from '../core/usage.js';
 import { createPriceBook } from '../prices/price-book.js';
@@ -419,7 +419,11 @@ describe('parseOtlpFile: Claude Code OpenTelemetry logs (claude-code-logs.jsonl)
         status: undefined,
       },
     ]);
-    expect(r.events.map((e) => e.attribution.user)).toEqual(['dev@example.com', '0f3c9a7e-user-hash', undefined]);
+    expect(r.events.map((e) => e.attribution.user)).toEqual([
+      'dev@example.com',
+      '0f3c9a7e-user-hash',
+      undefined,
+    ]);
   });
 
   it('prices with the book and keeps the logged cost as a tag', () => {
@@ -427,7 +431,11 @@ describe('parseOtlpFile: Claude Code OpenTelemetry logs (claude-code-logs.jsonl)
     // R1 claude-sonnet-4-5: 12×3 + 450×15 + 40,000×0.30 + 1,500×3.75 = 36 + 6,750 + 12,000 + 5,625
     //   = 24,411 µ$, not the logged $0.0300.
     expect(r1!.cost.nanoUsd).toBe(24_411_000);
-    expect(r1!.attribution.tags).toEqual({ service: 'claude-code', querySource: 'main', reportedCostUsd: '0.0300' });
+    expect(r1!.attribution.tags).toEqual({
+      service: 'claude-code',
+      querySource: 'main',
+      reportedCostUsd: '0.0300',
+    });
     // R2 claude-haiku-4-5: 300×1 + 40×5 = 500 µ$; the logged doubleValue 0.0005 kept as text.
     expect(r2!.cost.nanoUsd).toBe(500_000);
     expect(r2!.attribution.tags?.reportedCostUsd).toBe('0.0005');
@@ -448,7 +456,9 @@ describe('parseOtlpFile: broken input (broken.jsonl)', () => {
     expect(r.problems[0]!.reason).toMatch(/malformed or truncated/);
     expect(r.problems[1]!.reason).toMatch(/malformed JSON/);
     expect(r.problems[2]!.reason).toMatch(/not an OTLP document/);
-    expect(r.problems[3]!.reason).toMatch(/0000000000000e02: gen_ai\.usage\.input_tokens is not a non-negative/);
+    expect(r.problems[3]!.reason).toMatch(
+      /0000000000000e02: gen_ai\.usage\.input_tokens is not a non-negative/,
+    );
     const T = 'otlp:9a8b7c6d5e4f40312a1b2c3d4e5f6071';
     expect(r.events.map((e) => e.id)).toEqual([
       `${T}:0000000000000e01`,
@@ -460,7 +470,10 @@ describe('parseOtlpFile: broken input (broken.jsonl)', () => {
   });
 
   it('reads an unterminated last line when it parses', () => {
-    const f = writeTemp('tail.jsonl', `${tracesLine(span('0000000000000001', chat(10, 5)))}\n${tracesLine(span('0000000000000002', chat(20, 7)))}`);
+    const f = writeTemp(
+      'tail.jsonl',
+      `${tracesLine(span('0000000000000001', chat(10, 5)))}\n${tracesLine(span('0000000000000002', chat(20, 7)))}`,
+    );
     const out = parseOtlpFile(f, book);
     expect(out.problems).toEqual([]);
     expect(out.events.map((e) => e.usage.inputTokens)).toEqual([10, 20]);
@@ -510,7 +523,9 @@ describe('parseOtlpFile: file layouts and tree edge cases', () => {
     const f = writeTemp('edges.jsonl', `${tracesLine(call, orphan)}\n${tracesLine(agent, call)}\n`);
     const out = parseOtlpFile(f, book);
     expect(out.spans).toBe(3);
-    expect(out.events.map((e) => [e.usage.inputTokens, e.attribution.agentPath, e.attribution.agentName])).toEqual([
+    expect(
+      out.events.map((e) => [e.usage.inputTokens, e.attribution.agentPath, e.attribution.agentName]),
+    ).toEqual([
       [10, 'main/team_writer', 'writer'],
       [20, 'main', 'main'],
     ]);
