@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { INGEST_HELP, ingestCommand } from './commands/ingest.js';
 import { PRICES_HELP, pricesCommand } from './commands/prices.js';
 import { REPORT_HELP, RUNS_HELP, reportCommand, runsCommand } from './commands/report.js';
-import { SESSION_HELP, sessionCommand } from './commands/session.js';
+import { SESSION_HELP, sessionCommand, TREE_HELP, treeCommand } from './commands/session.js';
 import { EXIT } from './errors.js';
 import { type Io, processIo } from './io.js';
 
@@ -14,6 +14,7 @@ Usage:
   tokenledger runs [PATH…]       workflow runs: stage waterfall, invariant, health
   tokenledger ingest [PATH…]     read new usage into the ledger
   tokenledger session ID         a session's sub-agent delegation tree
+  tokenledger tree ID            a run's or trace's (or session's) delegation tree
   tokenledger prices MODEL       the rates that apply to a model, and why
 
 Run 'tokenledger COMMAND --help' for a command's options.
@@ -26,6 +27,8 @@ ${INGEST_HELP}
 
 ${SESSION_HELP}
 
+${TREE_HELP}
+
 ${PRICES_HELP}
 
 Exit codes: 0 done, 1 failed, 2 usage error; with --strict, 3 a run is degraded, 4 a run fails
@@ -37,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
   runs: runsCommand,
   ingest: ingestCommand,
   session: sessionCommand,
+  tree: (argv, io) => treeCommand(argv, io),
   prices: pricesCommand,
 };
 

@@ -511,6 +511,46 @@ describe('call identity and skipped records', () => {
     const scan = parse(tmpFile(body([JSON.stringify(rec)])));
     expect(callsOf(scan).get('m|r')!.usage).toEqual(u({ inputTokens: 1, outputTokens: 2 }));
   });
+
+  it('records a Task spawn without subagent_type (older versions) whatever the key order', () => {
+    // Before custom sub-agents, Task's input was just {description, prompt}. The same record written
+    // with content before stop_reason (Claude Code's order) or after it must give the same spawn.
+    const task = (toolUseId: string) => [
+      { type: 'tool_use', id: toolUseId, name: 'Task', input: { description: 'Old style', prompt: 'do it' } },
+    ];
+    const rec = (id: string, contentFirst: boolean) => {
+      const usage = usageJson({ input: 1, output: 2 });
+      const message = contentFirst
+        ? {
+            id,
+            model: 'claude-sonnet-4-20250514',
+            content: task(`toolu_${id}`),
+            stop_reason: 'tool_use',
+            usage,
+          }
+        : {
+            id,
+            model: 'claude-sonnet-4-20250514',
+            stop_reason: 'tool_use',
+            content: task(`toolu_${id}`),
+            usage,
+          };
+      return JSON.stringify({
+        type: 'assistant',
+        timestamp: '2025-06-01T10:00:00.000Z',
+        sessionId: 's',
+        version: '1.0.30',
+        message,
+        requestId: `r_${id}`,
+      });
+    };
+    const scan = parse(tmpFile(body([rec('a', true), rec('b', false)])));
+    expect(scan.problems).toEqual([]);
+    expect(scan.spawns).toEqual([
+      { toolUseId: 'toolu_a', session: 's', description: 'Old style' },
+      { toolUseId: 'toolu_b', session: 's', description: 'Old style' },
+    ]);
+  });
 });
 
 // ── Broken and partial files ─────────────────────────────────────────────────────────────────────────

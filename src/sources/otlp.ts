@@ -395,7 +395,7 @@ class OtlpReader {
       for (const rs of doc.resourceSpans) {
         if (!isObj(rs)) continue;
         const service = serviceOf(rs.resource);
-        // `instrumentationLibrary*` is the pre-1.0 OTLP name of `scope*`.
+        // `instrumentationLibrary*` is the older OTLP name of `scope*`.
         for (const ss of arr(rs.scopeSpans ?? rs.instrumentationLibrarySpans)) {
           if (isObj(ss)) for (const s of arr(ss.spans)) this.span(s, service, line);
         }
@@ -466,7 +466,10 @@ class OtlpReader {
 
   /** A Claude Code `claude_code.api_request` log event → one event; other log records are not spend. */
   private logRecord(r: unknown, service: string | undefined, line: number): void {
-    if (!isObj(r)) return;
+    if (!isObj(r)) {
+      this.problem(line, 'log record is not a JSON object');
+      return;
+    }
     const attrs = attrMap(r.attributes);
     const body = isObj(r.body) ? r.body.stringValue : undefined;
     // Claude Code puts the full name in the body and `api_request` in `event.name`; newer OTLP

@@ -1,4 +1,4 @@
-import { aggregate } from '../../core/aggregate.js';
+import { aggregate, type Tally } from '../../core/aggregate.js';
 import { buildDelegationTree, type DelegationNode } from '../../core/delegation.js';
 import type { UsageEvent } from '../../core/event.js';
 import { formatUsd, groupThousands } from '../../core/money.js';
@@ -25,18 +25,25 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function pickSession(events: UsageEvent[], id: string): UsageEvent[] {
-  const sessions = new Set<string>();
-  for (const e of events) if (e.attribution.session?.startsWith(id)) sessions.add(e.attribution.session);
-  if (sessions.size === 0)
-    throw new UsageError(`no session starts with "${id}" (try: tokenledger report --by session)`);
-  if (sessions.has(id)) return events.filter((e) => e.attribution.session === id);
-  if (sessions.size > 1)
-    throw new UsageError(
-      `"${id}" matches ${sessions.size} sessions: ${[...sessions].slice(0, 5).join(', ')}…`,
-    );
-  const only = [...sessions][0]!;
-  return events.filter((e) => e.attribution.session === only);
+type Field = 'session' | 'run';
+
+/** Dollars, `~` when any part is an estimate, `+N unpriced` when some calls have no price. */
+function money(t: Tally): string {
+  return `${t.estimatedEvents ? '~' : ''}${formatUsd(t.costNano)}${t.unpricedEvents ? ` +${t.unpricedEvents} unpriced` : ''}`;
+}
+
+/** The events of the one session (or run) whose id is `id` or starts with it. */
+function pick(events: UsageEvent[], id: string, field: Field): { id: string; events: UsageEvent[] } | null {
+  const ids = new Set<string>();
+  for (const e of events) {
+    const v = e.attribution[field];
+    if (v?.startsWith(id)) ids.add(v);
+  }
+  if (ids.size === 0) return null;
+  const chosen = ids.has(id) ? id : ids.size === 1 ? [...ids][0]! : undefined;
+  if (!chosen)
+    throw new UsageError(`"${id}" matches ${ids.size} ${field}s: ${[...ids].slice(0, 5).join(', ')}…`);
+  return { id: chosen, events: events.filter((e) => e.attribution[field] === chosen) };
 }
 
 function nodeJson(n: DelegationNode): unknown {
@@ -62,10 +69,10 @@ function treeTable(root: DelegationNode): Table {
       branch + label,
       groupThousands(n.own.events),
       groupThousands(totalTokens(n.own.usage)),
-      formatUsd(n.own.costNano),
+      money(n.own),
       groupThousands(n.subtree.events),
       groupThousands(totalTokens(n.subtree.usage)),
-      formatUsd(n.subtree.costNano),
+      money(n.subtree),
     ]);
     const childPrefix = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
     n.children.forEach((c, i) => {
@@ -81,13 +88,29 @@ function treeTable(root: DelegationNode): Table {
 }
 
 export async function sessionCommand(argv: string[], io: Io): Promise<number> {
+  return treeCommand(argv, io, ['session']);
+}
+
+export const TREE_HELP = `tokenledger tree RUN_OR_SESSION [PATH…] [--json] [--no-ledger] [--ledger FILE]
+
+The delegation tree of a run (a workflow run id, an OTLP trace id) or a Claude Code session: every
+agent with its OWN spend and its SUBTREE spend. The id may be a unique prefix.`;
+
+export async function treeCommand(
+  argv: string[],
+  io: Io,
+  fields: Field[] = ['run', 'session'],
+): Promise<number> {
   const { values: v, positionals } = parse(argv, OPTIONS);
   if (v.help) {
     io.out(SESSION_HELP);
     return 0;
   }
   const [id, ...rest] = positionals;
-  if (!id) throw new UsageError('which session? tokenledger session ID [PATH…]');
+  if (!id)
+    throw new UsageError(
+      `which ${fields.join(' or ')}? tokenledger ${fields.length > 1 ? 'tree' : 'session'} ID [PATH…]`,
+    );
   const { paths, explicit } = inputPaths(rest);
   const book = loadPriceBook(v.prices);
   let all: UsageEvent[];
@@ -102,19 +125,30 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
       ledger.close();
     }
   }
-  const events = pickSession(all, id);
-  const session = events[0]?.attribution.session ?? id;
+  let found: { id: string; events: UsageEvent[] } | null = null;
+  let field: Field = fields[0]!;
+  for (const f of fields) {
+    found = pick(all, id, f);
+    field = f;
+    if (found) break;
+  }
+  if (!found)
+    throw new UsageError(
+      `no ${fields.join(' or ')} starts with "${id}" (try: tokenledger report --by session)`,
+    );
+  const events = found.events;
+  const session = found.id;
   const project = events[0]?.attribution.project;
   const root = buildDelegationTree(events);
   if (v.json) {
-    io.out(JSON.stringify({ session, project: project ?? null, tree: nodeJson(root) }, null, 2));
+    io.out(JSON.stringify({ [field]: session, project: project ?? null, tree: nodeJson(root) }, null, 2));
     return 0;
   }
   const totals = aggregate(events, 'session').totals;
-  io.out(io.style.bold(`session ${session}${project ? ` · project ${project}` : ''}`));
+  io.out(io.style.bold(`${field} ${session}${project ? ` · project ${project}` : ''}`));
   io.out(
-    `${groupThousands(totals.events)} calls · ${groupThousands(totalTokens(totals.usage))} tokens · ${formatUsd(totals.costNano)}` +
-      (totals.unpricedEvents ? ` (+${totals.unpricedEvents} unpriced)` : ''),
+    `${groupThousands(totals.events)} calls · ${groupThousands(totalTokens(totals.usage))} tokens · ${money(totals)}` +
+      '',
   );
   io.out('');
   io.out(renderTerminalTable(treeTable(root), io.style));
