@@ -12,6 +12,7 @@ import {
 import { ClaudeMerge } from '../sources/claude-merge.js';
 import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
+import { ingestOtlp, type OtlpIngest, scanOtlpDirect } from './otlp.js';
 import { ingestWorkflows, scanWorkflowsDirect, type WorkflowIngest } from './workflow.js';
 
 export interface IngestProgress {
@@ -80,6 +81,8 @@ export async function scanClaudeDirect(
 export interface IngestResult extends IngestStats {
   /** Workflow telemetry files read in this ingest. */
   workflow: WorkflowIngest;
+  /** OTLP/JSON files read in this ingest. */
+  otlp: OtlpIngest;
   stats: ScanStats;
   /** Problems found by this ingest (all known problems: `ledger.problems()`). */
   problems: Problem[];
@@ -148,17 +151,19 @@ export async function ingestClaude(
     problems: [...found.problems],
     repriced: 0,
     workflow: { filesRead: 0, runs: 0, events: 0, problems: [] },
+    otlp: { filesRead: 0, events: 0, skippedMetrics: 0, problems: [] },
   };
   const transcriptStats = found.transcripts.map((t) => statSync(t.file));
   const metaStats = found.metaFiles.map((f) => statSync(f));
   const workflowStats = found.workflowFiles.map((f) => statSync(f));
+  const otlpStats = found.otlpFiles.map((f) => statSync(f));
 
   // The tree's fingerprint (every file's identity, size and mtime) unchanged since the last ingest of
   // these paths: nothing to read, and the per-file states need not even be loaded.
   const treeKey = `tree:${createHash('sha1').update(paths.join('\n')).digest('hex')}`;
   const fingerprint = treeFingerprint(
-    [...found.transcripts.map((t) => t.file), ...found.metaFiles, ...found.workflowFiles],
-    [...transcriptStats, ...metaStats, ...workflowStats],
+    [...found.transcripts.map((t) => t.file), ...found.metaFiles, ...found.workflowFiles, ...found.otlpFiles],
+    [...transcriptStats, ...metaStats, ...workflowStats, ...otlpStats],
   );
   if (ledger.getMeta(treeKey) !== fingerprint) {
     const states = ledger.fileStates();
@@ -194,6 +199,8 @@ export async function ingestClaude(
     }
     result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare);
     result.problems.push(...result.workflow.problems);
+    result.otlp = ingestOtlp(found.otlpFiles, ledger, book);
+    result.problems.push(...result.otlp.problems);
     // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
     ledger.setMeta(treeKey, fingerprint);
   }
@@ -202,6 +209,7 @@ export async function ingestClaude(
   else if (pricedWith !== book.version) {
     result.repriced = ledger.reprice((e) => {
       if (e.source === 'claude-code') return priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed);
+      if (e.source === 'otlp') return priceEvent(book, e.model, e.provider, e.ts, e.usage);
       if (e.source === 'workflow')
         return priceEvent(
           book,

@@ -1,3 +1,4 @@
+import { sep } from 'node:path';
 import type { Problem } from '../core/event.js';
 import { emptyUsage, totalInputTokens, type UsageBuckets } from '../core/usage.js';
 import { scanJsonl } from './jsonl-reader.js';
@@ -83,9 +84,12 @@ const AGENT_ID = Buffer.from('agentId"');
 // Patterns start after the opening quote: a rare first byte keeps Buffer.indexOf fast.
 const CONTENT = Buffer.from('content":[');
 const STOP_REASON = Buffer.from('stop_reason":');
+const SUBAGENTS_DIR = `${sep}subagents${sep}`;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
-const SPAWN_HINT = Buffer.from('subagent_type');
+// A content array holding a spawn keeps its content: the spawning tool_use is named "Task" or
+// "Agent" (a quoted value; inside a JSON string the quotes would be escaped).
+const SPAWN_HINTS = [Buffer.from('"Task"'), Buffer.from('"Agent"')];
 const SEMVER = /^\d+\.\d+\.\d+([-+].*)?$/;
 const FAST = 'fast';
 
@@ -103,14 +107,19 @@ export function anthropicUsage(u: Rec): UsageBuckets | null {
   const input = count(u.input_tokens);
   const output = count(u.output_tokens);
   const read = count(u.cache_read_input_tokens);
-  const write = count(u.cache_creation_input_tokens);
+  const split = u.cache_creation;
+  // Some writers give only the 5m/1h split; the total is then their sum.
+  const splitTotal = isObj(split)
+    ? (count(split.ephemeral_5m_input_tokens) ?? 0) + (count(split.ephemeral_1h_input_tokens) ?? 0)
+    : 0;
+  const write =
+    u.cache_creation_input_tokens === undefined ? splitTotal : count(u.cache_creation_input_tokens);
   if (input === null || output === null || read === null || write === null) return null;
   const usage = emptyUsage();
   usage.inputTokens = input;
   usage.outputTokens = output;
   usage.cacheReadTokens = read;
   usage.cacheWrite5mTokens = write;
-  const split = u.cache_creation;
   if (isObj(split)) {
     const h1 = count(split.ephemeral_1h_input_tokens) ?? 0;
     // The total is what was billed; the split only says which rate applies to which part.
@@ -129,14 +138,26 @@ export function anthropicUsage(u: Rec): UsageBuckets | null {
  */
 export function attributionRank(c: ClaudeCallCopy): number {
   if (c.viaProgress) return 3;
-  if (c.sidechain) return c.agentId ? (c.file.includes('subagents') ? 0 : 1) : 2;
+  if (c.sidechain) return c.agentId ? (c.file.includes(SUBAGENTS_DIR) ? 0 : 1) : 2;
   return 2;
 }
 
 /** True when `a` is a later/larger snapshot of the same call than `b`. */
 export function largerUsage(a: UsageBuckets, b: UsageBuckets): boolean {
   if (a.outputTokens !== b.outputTokens) return a.outputTokens > b.outputTokens;
-  return totalInputTokens(a) > totalInputTokens(b);
+  const ta = totalInputTokens(a);
+  const tb = totalInputTokens(b);
+  if (ta !== tb) return ta > tb;
+  // Equal totals, different split: a fixed order, so the result never depends on which file came first.
+  if (a.cacheWrite1hTokens !== b.cacheWrite1hTokens) return a.cacheWrite1hTokens > b.cacheWrite1hTokens;
+  if (a.cacheReadTokens !== b.cacheReadTokens) return a.cacheReadTokens > b.cacheReadTokens;
+  if (a.cacheWrite5mTokens !== b.cacheWrite5mTokens) return a.cacheWrite5mTokens > b.cacheWrite5mTokens;
+  return a.webSearchRequests > b.webSearchRequests;
+}
+
+function mayHoldSpawn(content: Buffer): boolean {
+  for (const hint of SPAWN_HINTS) if (content.includes(hint)) return true;
+  return false;
 }
 
 class FileParser {
@@ -144,6 +165,8 @@ class FileParser {
   /** Sidechain calls waiting for the agentId of a later line (older inline format). */
   private pendingSidechain: ClaudeCallCopy[] = [];
   private lastSidechainAgent: string | undefined;
+  /** Called when a spawn is seen (the reader then also decodes lines that may link it). */
+  onSpawn: (() => void) | undefined;
 
   constructor(
     private readonly info: ClaudeFileInfo,
@@ -185,7 +208,7 @@ class FileParser {
         s > cutFrom + 1 &&
         view[s - 1] === QUOTE &&
         view[stop] === COMMA &&
-        !view.subarray(cutFrom, stop).includes(SPAWN_HINT)
+        !mayHoldSpawn(view.subarray(cutFrom, stop))
       ) {
         let rec: unknown;
         try {
@@ -218,6 +241,10 @@ class FileParser {
       this.problem(line, `invalid version "${rec.version.slice(0, 40)}" (not a Claude Code record)`);
       return;
     }
+    // A sidechain record without a parent starts a new sub-agent chain (older inline layout): the
+    // agentId seen on the previous chain is not this one's.
+    if (rec.isSidechain === true && rec.parentUuid === null && !this.info.agentId)
+      this.lastSidechainAgent = undefined;
     const type = rec.type;
     if (type === 'progress') {
       const data = rec.data;
@@ -313,17 +340,24 @@ class FileParser {
       const spawner = this.info.agentId ?? (rec.isSidechain === true ? str(rec.agentId) : undefined);
       if (spawner) spawn.spawnerAgentId = spawner;
       this.out.spawns.push(spawn);
+      this.onSpawn?.();
     }
   }
 
   private results(content: unknown[], rec: Rec): void {
     const recAgent = str(rec.agentId);
-    if (rec.isSidechain === true) {
-      if (recAgent) this.noteSidechainAgent(recAgent);
-      return;
-    }
     const tur = rec.toolUseResult;
-    const agentId = (isObj(tur) ? str(tur.agentId) : undefined) ?? recAgent;
+    const spawned = isObj(tur) ? str(tur.agentId) : undefined;
+    let agentId: string | undefined;
+    if (rec.isSidechain === true || this.info.agentId) {
+      // On a sub-agent's own lines the record's agentId is that sub-agent; only a tool result naming
+      // another agent is a spawn link (a sub-agent that spawned one).
+      if (recAgent && !this.info.agentId) this.noteSidechainAgent(recAgent);
+      const self = this.info.agentId ?? recAgent;
+      if (spawned && spawned !== self) agentId = spawned;
+    } else {
+      agentId = spawned ?? recAgent;
+    }
     if (!agentId) return;
     for (const block of content) {
       if (isObj(block) && block.type === 'tool_result') {
@@ -351,7 +385,12 @@ export function parseClaudeTranscript(
   from: ClaudeScanFrom = { offset: 0, lines: 0 },
 ): ClaudeFileScan {
   const p = new FileParser(info, from);
+  // Sub-agent files skip their user lines (every line names the sub-agent), unless the sub-agent
+  // itself spawns one: then its tool results carry the spawn links and are read from there on.
   const patterns = info.agentId ? [USAGE] : [USAGE, AGENT_ID];
+  p.onSpawn = () => {
+    if (!patterns.includes(AGENT_ID)) patterns.push(AGENT_ID);
+  };
   const res = scanJsonl(info.file, {
     from: from.offset,
     linesBefore: from.lines,
@@ -390,7 +429,11 @@ function dedupWithinFile(calls: ClaudeCallCopy[]): ClaudeCallCopy[] {
       byKey.set(key, c);
       out.push(c);
     } else if (largerUsage(c.usage, prev.usage)) {
+      // The winning snapshot brings what describes the call with it; the place stays the first line's.
       prev.usage = c.usage;
+      prev.model = c.model;
+      if (c.speed) prev.speed = c.speed;
+      else delete prev.speed;
     }
   }
   return out;

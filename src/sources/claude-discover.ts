@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Problem } from '../core/event.js';
 import type { ClaudeFileInfo } from './claude-code.js';
+import { looksLikeOtlp } from './otlp.js';
 
 /** `agent-<id>.meta.json`, written beside sub-agent transcripts by newer Claude Code versions. */
 export interface ClaudeAgentMeta {
@@ -19,6 +20,8 @@ export interface ClaudeDiscovery {
   metaFiles: string[];
   /** Workflow telemetry files (`wf_*.json`) seen on the way, for the workflow source. */
   workflowFiles: string[];
+  /** OTLP/JSON files (traces, logs): `.jsonl`/`.json` outside `projects/` whose first object says so. */
+  otlpFiles: string[];
   problems: Problem[];
 }
 
@@ -44,6 +47,23 @@ export function defaultClaudeRoots(env: NodeJS.ProcessEnv = process.env, home = 
 const AGENT_FILE = /^agent-(.+)\.jsonl$/;
 const META_FILE = /^agent-(.+)\.meta\.json$/;
 const WORKFLOW_FILE = /^wf_.*\.json$/;
+
+/** True when the file's first object is OTLP/JSON (`resourceSpans`/`resourceLogs`/`resourceMetrics`). */
+function isOtlp(file: string): boolean {
+  const buf = Buffer.alloc(4096);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, buf, 0, buf.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  return looksLikeOtlp(buf.toString('utf8', 0, n));
+}
 
 /** Describes a transcript from its path alone: project, session and sub-agent id. */
 export function describeClaudeFile(file: string, root: string): ClaudeFileInfo {
@@ -91,15 +111,23 @@ export function readClaudeAgentMeta(file: string, problems: Problem[]): ClaudeAg
  * one is a problem, and the rest go on.
  */
 export function discoverClaudeFiles(paths: string[]): ClaudeDiscovery {
-  const out: ClaudeDiscovery = { transcripts: [], metaFiles: [], workflowFiles: [], problems: [] };
+  const out: ClaudeDiscovery = {
+    transcripts: [],
+    metaFiles: [],
+    workflowFiles: [],
+    otlpFiles: [],
+    problems: [],
+  };
   const seen = new Set<string>();
   for (const raw of paths) {
     const root = resolve(raw);
     if (!existsSync(root)) throw new PathNotFoundError(`no such file or folder: ${raw}`);
     const st = statSync(root);
     if (st.isFile()) {
-      if (root.endsWith('.jsonl')) add(root, root);
-      else if (WORKFLOW_FILE.test(basename(root)) || root.endsWith('.json')) out.workflowFiles.push(root);
+      if (isOtlp(root)) out.otlpFiles.push(root);
+      else if (root.endsWith('.jsonl')) add(root, root);
+      else if (root.endsWith('.json')) out.workflowFiles.push(root);
+      else out.problems.push({ file: root, line: 0, reason: 'not a .jsonl or .json file; skipped' });
       continue;
     }
     const projects = join(root, 'projects');
@@ -127,8 +155,19 @@ export function discoverClaudeFiles(paths: string[]): ClaudeDiscovery {
       if (e.isDirectory()) {
         if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(full, root);
       } else if (e.isFile()) {
-        if (e.name.endsWith('.jsonl')) add(full, root);
-        else if (WORKFLOW_FILE.test(e.name)) out.workflowFiles.push(full);
+        // Claude Code keeps transcripts under projects/; anything else is sniffed for OTLP first.
+        if (e.name.endsWith('.jsonl')) {
+          if (!full.includes(`${sep}projects${sep}`) && isOtlp(full)) out.otlpFiles.push(full);
+          else add(full, root);
+        } else if (
+          e.name.endsWith('.json') &&
+          !WORKFLOW_FILE.test(e.name) &&
+          !META_FILE.test(e.name) &&
+          isOtlp(full)
+        ) {
+          out.otlpFiles.push(full);
+        }
+        if (WORKFLOW_FILE.test(e.name)) out.workflowFiles.push(full);
         else if (META_FILE.test(e.name)) out.metaFiles.push(full);
       }
     }

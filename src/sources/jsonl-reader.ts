@@ -121,6 +121,7 @@ function visitLine(
 ): void {
   let s = start;
   let e = end;
+  if (buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf) s += 3; // a UTF-8 byte-order mark
   while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
   while (e > s && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
   if (s === e) return; // blank line
@@ -129,7 +130,7 @@ function visitLine(
     return;
   }
   for (let i = 0; i < pats.length; i++) {
-    let hit = next[i]!;
+    let hit = next[i] ?? -2;
     if (hit !== -1 && hit < s) {
       hit = buf.indexOf(pats[i]!, s);
       next[i] = hit;
