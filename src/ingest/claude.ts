@@ -69,9 +69,11 @@ export async function scanClaudeDirect(
   });
   stats.synthetic = merge.synthetic;
   const wf = scanWorkflowsDirect(found.workflowFiles, book, options.inputShare);
-  problems.push(...wf.problems);
+  const otlp = scanOtlpDirect(found.otlpFiles, book);
+  problems.push(...wf.problems, ...otlp.problems);
+  stats.files += found.workflowFiles.length + found.otlpFiles.length;
   return {
-    events: [...merge.events(book), ...wf.events],
+    events: [...merge.events(book), ...wf.events, ...otlp.events],
     runs: wf.runs,
     problems: sortProblems(problems),
     stats,
