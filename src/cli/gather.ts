@@ -38,7 +38,9 @@ function cachedAggregate(
   by: GroupBy,
   filter: EventFilter & { under?: string[] },
 ): Aggregate {
-  const key = `report-cache:${JSON.stringify([by, filter])}`;
+  // Days, weeks and months are local: the same query in another time zone is another answer.
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const key = `report-cache:${JSON.stringify([by, filter, zone, new Date(0).getTimezoneOffset()])}`;
   const generation = String(ledger.generation());
   const hit = ledger.getMeta(key);
   if (hit?.startsWith(`${generation}\n`)) return JSON.parse(hit.slice(generation.length + 1)) as Aggregate;

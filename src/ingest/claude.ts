@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import type { Problem, UsageEvent } from '../core/event.js';
-import { type PriceBook, priceEvent } from '../core/pricing.js';
+import { DEFAULT_INPUT_SHARE, type PriceBook, priceEvent } from '../core/pricing.js';
 import type { RunSummary } from '../core/run.js';
 import type { ClaudeFileInfo, ClaudeFileScan, ClaudeSpawn } from '../sources/claude-code.js';
 import {
@@ -91,6 +91,10 @@ export interface IngestResult extends IngestStats {
   repriced: number;
 }
 
+function statToState(st: Stats): { size: number; mtimeMs: number; identity: string } {
+  return { size: st.size, mtimeMs: st.mtimeMs, identity: `${st.dev}:${st.ino}` };
+}
+
 function treeFingerprint(files: string[], stats: Stats[]): string {
   const h = createHash('sha1');
   files.forEach((f, i) => {
@@ -116,13 +120,14 @@ function headHash(file: string, length: number): string {
 function planFile(info: ClaudeFileInfo, st: Stats, prev: FileState | undefined): ClaudeScanJob | null {
   const identity = `${st.dev}:${st.ino}`;
   if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return null;
+  const stat = { size: st.size, mtimeMs: st.mtimeMs, identity };
   if (prev && prev.identity === identity && st.size >= prev.offset) {
     const hashedLength = Number(prev.headHash.split(':')[0]);
     if (headHash(info.file, hashedLength) === prev.headHash) {
-      return { info, from: { offset: prev.offset, lines: prev.lines }, size: st.size };
+      return { info, from: { offset: prev.offset, lines: prev.lines }, size: st.size, stat };
     }
   }
-  return { info, from: { offset: 0, lines: 0 }, size: st.size };
+  return { info, from: { offset: 0, lines: 0 }, size: st.size, stat };
 }
 
 /**
@@ -155,6 +160,30 @@ export async function ingestClaude(
     workflow: { filesRead: 0, runs: 0, events: 0, problems: [] },
     otlp: { filesRead: 0, events: 0, skippedMetrics: 0, problems: [] },
   };
+  // Prices first: whatever this ingest commits is priced with `book`, so the ledger must already
+  // say so before the first batch lands (an ingest killed part-way leaves a true marker).
+  // The input share prices workflow tokens, so a new share re-prices them as new price data would.
+  const priceVersion = `${book.version}|input-share:${options.inputShare ?? DEFAULT_INPUT_SHARE}`;
+  const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
+  if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, priceVersion);
+  else if (pricedWith !== priceVersion) {
+    result.repriced = ledger.reprice((e) => {
+      if (e.source === 'claude-code') return priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed);
+      if (e.source === 'otlp') return priceEvent(book, e.model, e.provider, e.ts, e.usage);
+      if (e.source === 'workflow')
+        return priceEvent(
+          book,
+          e.model,
+          e.provider === 'unknown' ? '' : e.provider,
+          e.ts,
+          e.usage,
+          undefined,
+          options.inputShare,
+        );
+      return null;
+    });
+    ledger.setMeta(PRICE_VERSION_KEY, priceVersion);
+  }
   const transcriptStats = found.transcripts.map((t) => statSync(t.file));
   const metaStats = found.metaFiles.map((f) => statSync(f));
   const workflowStats = found.workflowFiles.map((f) => statSync(f));
@@ -206,26 +235,6 @@ export async function ingestClaude(
     // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
     ledger.setMeta(treeKey, fingerprint);
   }
-  const pricedWith = ledger.getMeta(PRICE_VERSION_KEY);
-  if (pricedWith === undefined) ledger.setMeta(PRICE_VERSION_KEY, book.version);
-  else if (pricedWith !== book.version) {
-    result.repriced = ledger.reprice((e) => {
-      if (e.source === 'claude-code') return priceEvent(book, e.model, e.provider, e.ts, e.usage, e.speed);
-      if (e.source === 'otlp') return priceEvent(book, e.model, e.provider, e.ts, e.usage);
-      if (e.source === 'workflow')
-        return priceEvent(
-          book,
-          e.model,
-          e.provider === 'unknown' ? '' : e.provider,
-          e.ts,
-          e.usage,
-          undefined,
-          options.inputShare,
-        );
-      return null;
-    });
-    ledger.setMeta(PRICE_VERSION_KEY, book.version);
-  }
   result.problems = sortProblems(result.problems);
   return result;
 }
@@ -256,7 +265,7 @@ async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => 
     const problems: Problem[] = [];
     const reset: string[] = [];
     for (const { scan, job } of pending) {
-      const st = statSync(job.info.file);
+      const st = job.stat ?? statToState(statSync(job.info.file));
       const prev = states.get(job.info.file);
       const first = Number.isFinite(scan.firstTs) ? scan.firstTs : null;
       const firstTs =
@@ -269,10 +278,10 @@ async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => 
         path: job.info.file,
         size: st.size,
         mtimeMs: st.mtimeMs,
-        identity: `${st.dev}:${st.ino}`,
-        headHash: headHash(job.info.file, scan.endOffset),
-        offset: scan.endOffset,
-        lines: scan.lines,
+        identity: st.identity,
+        headHash: headHash(job.info.file, scan.resumeFrom?.offset ?? scan.endOffset),
+        offset: scan.resumeFrom?.offset ?? scan.endOffset,
+        lines: scan.resumeFrom?.lines ?? scan.lines,
         firstTs,
       });
       if (job.from.offset === 0) reset.push(job.info.file);

@@ -27,24 +27,30 @@ function costCell(t: Tally): string {
   return s;
 }
 
-function cells(t: Tally): string[] {
+function cells(t: Tally, unsplit: boolean): string[] {
   return [
     groupThousands(t.events),
     compactTokens(t.usage.inputTokens),
     compactTokens(t.usage.outputTokens),
     compactTokens(t.usage.cacheReadTokens),
     compactTokens(cacheWriteTokens(t.usage)),
+    ...(unsplit ? [compactTokens(t.usage.unsplitTokens)] : []),
     compactTokens(totalTokens(t.usage)),
     costCell(t),
   ];
 }
 
 function spendTable(r: SpendReport): Table {
+  // Tokens of unknown kind (workflow telemetry) get a column only when there are any.
+  const unsplit = r.totals.usage.unsplitTokens > 0;
+  const head = [BY_LABEL[r.by], 'Events', 'Input', 'Output', 'Cache read', 'Cache write'];
+  if (unsplit) head.push('Unsplit*');
+  head.push('Total tokens', 'Cost');
   return {
-    head: [BY_LABEL[r.by], 'Calls', 'Input', 'Output', 'Cache read', 'Cache write', 'Total tokens', 'Cost'],
-    right: [false, true, true, true, true, true, true, true],
-    rows: r.groups.map((g) => [g.key, ...cells(g)]),
-    foot: ['Total', ...cells(r.totals)],
+    head,
+    right: head.map((_, i) => i > 0),
+    rows: r.groups.map((g) => [g.key, ...cells(g, unsplit)]),
+    foot: ['Total', ...cells(r.totals, unsplit)],
   };
 }
 

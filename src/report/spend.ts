@@ -58,6 +58,11 @@ export function spendReportJson(r: SpendReport) {
 /** Notes every rendering carries: what the dollars are, what is estimated, what is unpriced. */
 export function spendNotes(totals: Tally, priceSource: string): string[] {
   const notes = [`$ = list prices (${priceSource}) applied to the logged token counts`];
+  if (totals.usage.unsplitTokens > 0) {
+    notes.push(
+      '* Unsplit = workflow telemetry tokens (one count per agent, no input/output split): in totals, priced as estimates',
+    );
+  }
   if (totals.estimatedEvents > 0) {
     notes.push(
       `~ marks estimates: ${totals.estimatedEvents} event(s) priced without an exact rate (see \`tokenledger prices\`)`,

@@ -58,6 +58,11 @@ export interface ClaudeFileScan {
   bytesRead: number;
   /** Earliest timestamp seen in the file: an original session starts before its resumed copies. */
   firstTs: number;
+  /**
+   * Where the next incremental read must start instead of `endOffset`: set when inline sidechain
+   * calls are still waiting for the line that names their sub-agent, so they are read again then.
+   */
+  resumeFrom?: ClaudeScanFrom;
 }
 
 /** What the file's path says about it. */
@@ -196,7 +201,12 @@ class FileParser {
    * Serialised JSON cannot hold an unescaped `,"stop_reason":` inside a string, so the cut ends
    * there; if the cut text does not parse, the whole line is parsed instead.
    */
-  parseLine(buf: Buffer, start: number, end: number, line: number): void {
+  /** Offset and line of the line being parsed. */
+  private at: ClaudeScanFrom = { offset: 0, lines: 0 };
+  private pendingFrom: ClaudeScanFrom | undefined;
+
+  parseLine(buf: Buffer, start: number, end: number, line: number, fileOffset = 0): void {
+    this.at = { offset: fileOffset, lines: line - 1 };
     // Searches run on a view of this line only: a miss must not scan the rest of the buffer.
     const view = buf.subarray(start, end);
     const c = view.indexOf(CONTENT);
@@ -319,7 +329,10 @@ class FileParser {
     if (copy.sidechain && !copy.viaProgress && !copy.agentId) {
       // Older inline sidechains put agentId on user lines only: borrow the nearest one.
       if (this.lastSidechainAgent) copy.agentId = this.lastSidechainAgent;
-      else this.pendingSidechain.push(copy);
+      else {
+        this.pendingFrom ??= this.at;
+        this.pendingSidechain.push(copy);
+      }
     }
   }
 
@@ -367,10 +380,16 @@ class FileParser {
     }
   }
 
+  /** Where unresolved inline sidechain calls begin, if any are left at the end of the read. */
+  unresolvedFrom(): ClaudeScanFrom | undefined {
+    return this.pendingSidechain.length ? this.pendingFrom : undefined;
+  }
+
   private noteSidechainAgent(agentId: string): void {
     this.lastSidechainAgent = agentId;
     for (const c of this.pendingSidechain) c.agentId = agentId;
     this.pendingSidechain = [];
+    this.pendingFrom = undefined;
   }
 }
 
@@ -395,7 +414,7 @@ export function parseClaudeTranscript(
     from: from.offset,
     linesBefore: from.lines,
     patterns,
-    onCandidate: (buf, start, end, line) => p.parseLine(buf, start, end, line),
+    onCandidate: (buf, start, end, line, offset) => p.parseLine(buf, start, end, line, offset),
     onMalformed: (line, reason) => p.problem(line, reason),
     onTail: (text, line) => {
       let rec: unknown;
@@ -408,6 +427,8 @@ export function parseClaudeTranscript(
     },
   });
   p.out.calls = dedupWithinFile(p.out.calls);
+  const resume = p.unresolvedFrom();
+  if (resume) p.out.resumeFrom = resume;
   p.out.endOffset = res.endOffset;
   p.out.lines = res.lines;
   p.out.bytesRead = res.bytesRead;

@@ -14,6 +14,11 @@ export interface ClaudeScanJob {
   from: ClaudeScanFrom;
   /** Bytes to read, for scheduling the largest files first. */
   size: number;
+  /**
+   * The file as it was when the job was planned. The ledger records THIS, not a stat taken after
+   * reading: a line appended while the ingest runs then still shows as a change next time.
+   */
+  stat?: { size: number; mtimeMs: number; identity: string };
 }
 
 export interface ScanOptions {

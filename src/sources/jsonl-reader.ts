@@ -22,7 +22,7 @@ export interface JsonlScanOptions {
    * A line that may matter, as raw bytes `buf[start, end)` and its 1-based line number. The bytes
    * are valid only during the call.
    */
-  onCandidate(buf: Buffer, start: number, end: number, line: number): void;
+  onCandidate(buf: Buffer, start: number, end: number, line: number, fileOffset: number): void;
   /** A line that is not a JSON object at all. */
   onMalformed(line: number, reason: string): void;
   /**
@@ -91,7 +91,7 @@ function scanFd(fd: number, opts: JsonlScanOptions): JsonlScanResult {
       line++;
       let end = nl;
       if (end > pos && buf[end - 1] === CR) end--;
-      if (end > pos) visitLine(buf, pos, end, line, pats, next, opts);
+      if (end > pos) visitLine(buf, pos, end, line, pats, next, opts, filePos);
       pos = nl + 1;
     }
     // Keep the partial line at the front of the buffer for the next read.
@@ -118,10 +118,12 @@ function visitLine(
   pats: Buffer[],
   next: number[],
   opts: JsonlScanOptions,
+  bufFileOffset: number,
 ): void {
   let s = start;
   let e = end;
-  if (buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf) s += 3; // a UTF-8 byte-order mark
+  // A UTF-8 byte-order mark is allowed at the start of the file, nowhere else.
+  if (bufFileOffset + start === 0 && buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf) s += 3;
   while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
   while (e > s && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
   if (s === e) return; // blank line
@@ -136,7 +138,7 @@ function visitLine(
       next[i] = hit;
     }
     if (hit !== -1 && hit < e) {
-      opts.onCandidate(buf, s, e, line);
+      opts.onCandidate(buf, s, e, line, bufFileOffset + start);
       return;
     }
   }

@@ -549,10 +549,14 @@ describe('problems', () => {
       p('logs/b.jsonl', 1, 'z'),
       p('logs/b.jsonl', 7, 'v'),
     ]);
-    expect(ledger.problems(['logs/b'])).toEqual([p('logs/b.jsonl', 1, 'z'), p('logs/b.jsonl', 7, 'v')]);
+    expect(ledger.problems(['logs/b.jsonl'])).toEqual([p('logs/b.jsonl', 1, 'z'), p('logs/b.jsonl', 7, 'v')]);
+    // a path filter is a folder or a file, never a bare name prefix: 'logs/b' holds nothing
+    expect(ledger.problems(['logs/b'])).toEqual([]);
+    expect(ledger.problems(['logs'])).toHaveLength(3);
     // re-read clean: none left for a.jsonl
     ledger.commit(batch({ resetProblemsFor: ['logs/a.jsonl'] }));
-    expect(ledger.problems(['logs/a'])).toEqual([]);
+    expect(ledger.problems(['logs/a.jsonl'])).toEqual([]);
+    expect(ledger.problems(['logs'])).toHaveLength(2);
   });
 
   it('survive closing and reopening the file', () => {

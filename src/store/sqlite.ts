@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
 import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
@@ -189,13 +189,7 @@ function groupExpr(by: GroupBy): string {
 function whereOf(filter: LedgerFilter): { sql: string; params: Record<string, unknown> } {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
-  if (filter.under?.length) {
-    const ors = filter.under.map((u, i) => {
-      params[`under${i}`] = u;
-      return `substr(attr_file, 1, length(@under${i})) = @under${i}`;
-    });
-    parts.push(`(${ors.join(' OR ')})`);
-  }
+  if (filter.under?.length) parts.push(underSql('attr_file', filter.under, params));
   const day = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
   if (filter.project !== undefined) {
     parts.push('project = @project');
@@ -496,7 +490,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       const all = db
         .prepare('SELECT file, line, reason FROM problems ORDER BY file, line')
         .all() as Problem[];
-      return under?.length ? all.filter((p) => under.some((u) => p.file.startsWith(u))) : all;
+      return under?.length ? all.filter((p) => under.some((u) => isUnder(p.file, u))) : all;
     },
     getRun(id) {
       const r = db.prepare('SELECT data FROM runs WHERE id = ?').get(id) as { data: string } | undefined;
@@ -505,16 +499,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     runs(filter = {}) {
       const parts: string[] = [];
       const params: Record<string, unknown> = {};
-      if (filter.under?.length) {
-        parts.push(
-          `(${filter.under
-            .map((u, i) => {
-              params[`u${i}`] = u;
-              return `substr(file, 1, length(@u${i})) = @u${i}`;
-            })
-            .join(' OR ')})`,
-        );
-      }
+      if (filter.under?.length) parts.push(underSql('file', filter.under, params));
       if (filter.workflow !== undefined) {
         parts.push('workflow = @workflow');
         params.workflow = filter.workflow;
@@ -581,6 +566,22 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
 }
 
 /** The same call seen again with more tokens is a later snapshot of it (streaming, a growing run). */
+/** `file` is `dir` itself or inside it (`/logs` does not contain `/logs-old/x`). */
+export function isUnder(file: string, dir: string): boolean {
+  const d = dir.endsWith(sep) ? dir.slice(0, -1) : dir;
+  return file === d || file.startsWith(d + sep);
+}
+
+function underSql(column: string, under: string[], params: Record<string, unknown>): string {
+  const ors = under.map((u, i) => {
+    const d = u.endsWith(sep) ? u.slice(0, -1) : u;
+    params[`under${i}`] = d;
+    params[`underDir${i}`] = d + sep;
+    return `(${column} = @under${i} OR substr(${column}, 1, length(@underDir${i})) = @underDir${i})`;
+  });
+  return `(${ors.join(' OR ')})`;
+}
+
 function largerSnapshot(
   u: UsageBuckets,
   cur: { output_tokens: number; tin: number; unsplit_tokens: number },

@@ -44,6 +44,13 @@ export async function ingestCommand(argv: string[], io: Io): Promise<number> {
         `(${(r.stats.bytesRead / 1024 / 1024).toFixed(1)} MiB new): ` +
         `${groupThousands(r.inserted)} new calls, ${groupThousands(r.updated)} updated, ${groupThousands(r.unchanged)} already known` +
         (r.repriced ? `, ${groupThousands(r.repriced)} re-priced` : '') +
+        (r.workflow.filesRead
+          ? `; ${r.workflow.runs} workflow run(s) from ${r.workflow.filesRead} file(s)`
+          : '') +
+        (r.otlp.filesRead
+          ? `; ${groupThousands(r.otlp.events)} OTLP call(s) from ${r.otlp.filesRead} file(s)` +
+            (r.otlp.skippedMetrics ? ` (${r.otlp.skippedMetrics} metric series not counted: events are)` : '')
+          : '') +
         ` → ${displayPath(file)}`,
     );
     if (r.problems.length) {
