@@ -43,9 +43,17 @@ export interface RunSummary {
   session?: string;
 }
 
-/** How an agent row is named: its label, else its type, else its id, else its position. */
+/** A label without its instance number: `verifier-3`, `verify:0`, `searcher #2` → the role. */
+export function roleOf(label: string): string {
+  return label.replace(/[\s:#_-]+\d+$/, '') || label;
+}
+
+/**
+ * What an agent row is, for grouping spend by agent: its type, else its label's role (fan-out
+ * instances `verifier-1` … `verifier-12` are one agent), else its id, else its position.
+ */
 export function agentNameOf(a: RunAgent): string {
-  return a.label ?? a.agentType ?? a.agentId ?? `agent #${a.index}`;
+  return a.agentType ?? (a.label ? roleOf(a.label) : undefined) ?? a.agentId ?? `agent #${a.index}`;
 }
 
 /**
@@ -63,6 +71,7 @@ export function runEvents(run: RunSummary, book: PriceBook, inputShare = DEFAULT
     if (a.toolCalls !== undefined) tags.toolCalls = String(a.toolCalls);
     if (a.attempt !== undefined) tags.attempt = String(a.attempt);
     if (a.durationMs !== undefined) tags.durationMs = String(a.durationMs);
+    if (a.label !== undefined) tags.label = a.label;
     const e: UsageEvent = {
       id: `wf:${run.id}:${a.index}`,
       ts,
