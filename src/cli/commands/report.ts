@@ -1,4 +1,5 @@
 import type { EventFilter } from '../../core/aggregate.js';
+import { nanoToUsd } from '../../core/money.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
 import { renderSpendCsv, renderSpendMarkdown, renderSpendTerminal } from '../../report/render-spend.js';
 import {
@@ -97,7 +98,14 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
     case 'json': {
       const base = spendReportJson(report);
       const runs = views.map(runJson);
-      io.out(JSON.stringify({ ...base, runs, runsSummary: summarizeRuns(views) }, null, 2));
+      const { costNano, ...summary } = summarizeRuns(views);
+      io.out(
+        JSON.stringify(
+          { ...base, runs, runsSummary: { ...summary, costUsd: nanoToUsd(costNano), costNanoUsd: costNano } },
+          null,
+          2,
+        ),
+      );
       break;
     }
     case 'csv':
