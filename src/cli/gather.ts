@@ -64,7 +64,7 @@ export async function gather(o: GatherOptions): Promise<Gathered> {
     return {
       agg: aggregate(scan.events, o.by, o.filter),
       problems: scan.problems,
-      source: `${scan.stats.files + runs.length} files, no ledger`,
+      source: `${scan.stats.files} files, no ledger`,
       runs,
       runEvents: scan.events.filter((e) => e.source === 'workflow'),
       pool: scan.runs,

@@ -154,7 +154,8 @@ function stageFindings(
         });
       }
     }
-    const zero = s.agents.filter((a) => a.tokens === 0 && isDoneState(a.state)).length;
+    // An unreadable count was already reported as a problem; a logged 0 is the finding.
+    const zero = s.agents.filter((a) => a.tokens === 0 && !a.invalidTokens && isDoneState(a.state)).length;
     if (zero > 0) {
       findings.push({
         stage: s.name,

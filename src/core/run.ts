@@ -9,6 +9,8 @@ export interface RunAgent {
   stage: string;
   /** The one token count the telemetry has (no input/output split). */
   tokens: number;
+  /** The telemetry's count was not a number (reported as a problem; `tokens` is 0). */
+  invalidTokens?: boolean;
   agentId?: string;
   label?: string;
   agentType?: string;

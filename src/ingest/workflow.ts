@@ -120,6 +120,8 @@ export function ingestWorkflows(
       resetProblemsFor: [file],
       problems,
       links: [],
+      // The file may have named its run differently before (a runId written in later).
+      dropRunsFrom: [file],
       ...(run ? { runs: [run] } : {}),
     });
     result.filesRead++;

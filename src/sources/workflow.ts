@@ -63,6 +63,7 @@ export function workflowRunFromJson(doc: unknown, file: string, fallbackTs: numb
     const stage = str(item.phaseTitle) ?? NO_STAGE;
     if (!phases.includes(stage)) phases.push(stage);
     const agent: RunAgent = { index, stage, tokens };
+    if (int(item.tokens) === undefined) agent.invalidTokens = true;
     const set = <K extends keyof RunAgent>(k: K, v: RunAgent[K] | undefined) => {
       if (v !== undefined) agent[k] = v;
     };

@@ -51,6 +51,8 @@ export interface IngestBatch {
   links: LinkRecord[];
   /** Runs read again: each replaces the stored run and all of its events (then `events` adds them). */
   runs?: RunSummary[];
+  /** Files read again: the runs stored from them before (whatever their ids were) are dropped first. */
+  dropRunsFrom?: string[];
   /** Files read again whole: the events they gave before are dropped first (then `events` adds them). */
   replaceEventsFrom?: { file: string; source: SourceKind }[];
 }

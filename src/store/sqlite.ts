@@ -326,6 +326,8 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
         clearProblems: db.prepare('DELETE FROM problems WHERE file = ?'),
         deleteRunEvents: db.prepare('DELETE FROM events WHERE run = ? AND source = ?'),
         deleteFileEvents: db.prepare('DELETE FROM events WHERE attr_file = ? AND source = ?'),
+        runsOfFile: db.prepare<[string], { id: string; source: string }>('SELECT id, source FROM runs WHERE file = ?'),
+        deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
         upsertRun: db.prepare(
           `INSERT INTO runs (id, workflow, source, file, ts, data) VALUES (@id, @workflow, @source, @file, @ts, @data)
            ON CONFLICT(id) DO UPDATE SET workflow = excluded.workflow, source = excluded.source, file = excluded.file,
@@ -352,6 +354,12 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     for (const p of batch.problems) s.addProblem.run(p.file, p.line, p.reason);
     for (const l of batch.links) s.upsertLink.run(l.kind, l.key, JSON.stringify(l.data));
     for (const r of batch.replaceEventsFrom ?? []) s.deleteFileEvents.run(r.file, r.source);
+    for (const file of batch.dropRunsFrom ?? []) {
+      for (const run of s.runsOfFile.all(file)) {
+        s.deleteRunEvents.run(run.id, run.source);
+        s.deleteRun.run(run.id);
+      }
+    }
     // A run file is a snapshot: its new content replaces the run's events and summary whole.
     for (const run of batch.runs ?? []) {
       s.deleteRunEvents.run(run.id, run.source);
