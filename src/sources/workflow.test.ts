@@ -73,7 +73,9 @@ describe('parseWorkflowFile: the seed fixtures', () => {
     expect(problems).toEqual([
       { file, line: 0, reason: 'workflowProgress[0]: tokens "bad" is not a token count; counted as 0' },
     ]);
-    expect(run!.agents).toEqual([{ index: 0, stage: 'X', tokens: 0, invalidTokens: true, state: 'done', toolCalls: 0 }]);
+    expect(run!.agents).toEqual([
+      { index: 0, stage: 'X', tokens: 0, invalidTokens: true, state: 'done', toolCalls: 0 },
+    ]);
     expect(run!.reportedTotalTokens).toBe(0);
     // no runId: the run is known by its file; no workflow name or status
     expect(run!.id).toBe(file);

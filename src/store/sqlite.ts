@@ -326,7 +326,9 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
         clearProblems: db.prepare('DELETE FROM problems WHERE file = ?'),
         deleteRunEvents: db.prepare('DELETE FROM events WHERE run = ? AND source = ?'),
         deleteFileEvents: db.prepare('DELETE FROM events WHERE attr_file = ? AND source = ?'),
-        runsOfFile: db.prepare<[string], { id: string; source: string }>('SELECT id, source FROM runs WHERE file = ?'),
+        runsOfFile: db.prepare<[string], { id: string; source: string }>(
+          'SELECT id, source FROM runs WHERE file = ?',
+        ),
         deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
         upsertRun: db.prepare(
           `INSERT INTO runs (id, workflow, source, file, ts, data) VALUES (@id, @workflow, @source, @file, @ts, @data)
