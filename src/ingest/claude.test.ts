@@ -528,6 +528,30 @@ describe('sub-agent links that arrive after the sub-agent’s calls', () => {
     expect(sortById(ledger.events())).toEqual(sortById(direct.events));
   });
 
+  it('links a spawn read in one ingest to its tool_result read from the next incremental read', async () => {
+    const root = tempDir();
+    cpSync(join(FIXTURES_DIR, '05-claude-code-log-subagents'), root, { recursive: true });
+    const main = join(
+      root,
+      'projects',
+      '-workspace-example-app',
+      '55550000-0000-4000-8000-000000000001.jsonl',
+    );
+    const lines = readFileSync(main, 'utf8').split('\n').filter(Boolean);
+    // Lines 1–8 hold the Agent spawn (line 8); the tool_result naming showcol1 (line 9) comes later.
+    writeFileSync(main, jsonl(lines.slice(0, 8)));
+    const ledger = newLedger(tempDir());
+    await ingestClaude([root], ledger, book);
+    expect(ledger.unresolvedAgents()).toEqual(['showcol1']);
+    appendFileSync(main, jsonl(lines.slice(8)));
+    const r2 = await ingestClaude([root], ledger, book);
+    expect(r2.stats.filesRead).toBe(1); // only the main transcript, from its stored offset
+    expect(ledger.unresolvedAgents()).toEqual([]);
+    const sub = ledger.events().find((e) => e.id === 'cc:msg_showcol1-a1');
+    expect(sub?.attribution.agentType).toBe('general-purpose');
+    expect(sub?.attribution.agentDescription).toBe('Survey the web module');
+  });
+
   it('resolves an inline sidechain call whose agentId line arrives in a later ingest (older layout)', async () => {
     // Fixture 04 (Claude Code 2.0.46): the sidechain call msg_017zj… (lines 3–4) has no agentId; the
     // sidechain user line 5 names the agent (e1c84ba5), which the main user line 2 links to the

@@ -239,7 +239,7 @@ describe('parseClaudeTranscript on the shared fixtures', () => {
     const first = calls.get('msg_01H4wg8bFy2psdmQvJMU6kpD|req_011CVJ517iGrQqjVFtrWsUgP')!;
     expect(first.usage).toEqual(u({ inputTokens: 3, cacheWrite5mTokens: 141_272, outputTokens: 365 }));
     expect(first.copy.sidechain).toBe(false);
-    expect(first.copy.cwd).toBe('e:\\Workspace\\src\\github\\claude-code-log');
+    expect(first.copy.session).toBe('88a8d761-7b9a-4bf1-a8ca-c1febe6bf358');
     // lines 3–4: one call in two content-block lines, identical usage; agentId from line 5
     const side = calls.get('msg_017zj75dqWUNqVxCUrhqbTkf|req_011CVJ51ytkcBEjrQhRNswqR')!;
     expect(side.usage).toEqual(u({ inputTokens: 3, cacheWrite5mTokens: 19_830, outputTokens: 183 }));

@@ -16,7 +16,6 @@ export interface ClaudeCallCopy {
   usage: UsageBuckets;
   speed?: string;
   session?: string;
-  cwd?: string;
   /** Sub-agent id known for this copy (file name, record, or progress data). */
   agentId?: string;
   /** The copy sits on a sidechain (a sub-agent's line), inline or in a sub-agent file. */
@@ -198,8 +197,9 @@ class FileParser {
   /**
    * Decodes a candidate line. The message's `content` array (text, thinking, tool calls: most of an
    * assistant line's bytes) is cut out before parsing when it holds no spawn: usage is outside it.
-   * Serialised JSON cannot hold an unescaped `,"stop_reason":` inside a string, so the cut ends
-   * there; if the cut text does not parse, the whole line is parsed instead.
+   * Serialised JSON cannot hold an unescaped `,"stop_reason":` inside a string, so the cut ends at
+   * the last one (found searching backwards, through the short tail only); if the cut text does not
+   * parse, the whole line is parsed instead.
    */
   /** Offset and line of the line being parsed. */
   private at: ClaudeScanFrom = { offset: 0, lines: 0 };
@@ -212,7 +212,8 @@ class FileParser {
     const c = view.indexOf(CONTENT);
     if (c > 0 && view[c - 1] === QUOTE) {
       const cutFrom = c + CONTENT.length;
-      const s = view.indexOf(STOP_REASON, cutFrom);
+      // From the end: the short tail after the content is all that is searched.
+      const s = view.lastIndexOf(STOP_REASON);
       const stop = s - 2; // at the `,` of `,"stop_reason":`
       if (
         s > cutFrom + 1 &&
@@ -319,8 +320,6 @@ class FileParser {
     if (speed === FAST) copy.speed = FAST;
     const session = via.session ?? this.info.session;
     if (session) copy.session = session;
-    const cwd = str(rec.cwd);
-    if (cwd) copy.cwd = cwd;
     const agentId = this.info.agentId ?? via.agentId;
     if (agentId) copy.agentId = agentId;
     if (via.parentToolUseId) copy.parentToolUseId = via.parentToolUseId;
@@ -404,9 +403,11 @@ export function parseClaudeTranscript(
   from: ClaudeScanFrom = { offset: 0, lines: 0 },
 ): ClaudeFileScan {
   const p = new FileParser(info, from);
-  // Sub-agent files skip their user lines (every line names the sub-agent), unless the sub-agent
-  // itself spawns one: then its tool results carry the spawn links and are read from there on.
-  const patterns = info.agentId ? [USAGE] : [USAGE, AGENT_ID];
+  // User lines are skipped until the file spawns a sub-agent: from then on the tool results that
+  // carry spawn links (`toolUseResult.agentId`, or the record's own in older inline sidechains) are
+  // read too — they always follow the Task/Agent tool_use that started the sub-agent.
+  // An incremental read may start after the spawn: it reads them from its first line.
+  const patterns = from.offset > 0 ? [USAGE, AGENT_ID] : [USAGE];
   p.onSpawn = () => {
     if (!patterns.includes(AGENT_ID)) patterns.push(AGENT_ID);
   };
