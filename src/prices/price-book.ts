@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { ModelPrice, PriceCalculation } from '@pydantic/genai-prices';
+import type { ModelInfo, ModelPrice, PriceCalculation } from '@pydantic/genai-prices';
 import { rateFromPerMTok } from '../core/money.js';
 import type { ModelRates, PriceBook, PriceQuote, PriceRequest, RateCard } from '../core/pricing.js';
 import { scaleCard } from '../core/pricing.js';
@@ -59,6 +59,22 @@ export function rateCardFromModelPrice(mp: ModelPrice): RateCard | null {
   return { base, tiers };
 }
 
+/**
+ * The model's price on a date: the last dated entry whose start date has passed, else the first
+ * (genai-prices' own rule for `start_date` constraints).
+ */
+export function pricesOn(model: ModelInfo, date: Date): ModelPrice {
+  const prices = model.prices;
+  if (!Array.isArray(prices)) return prices;
+  for (let i = prices.length - 1; i >= 0; i--) {
+    const p = prices[i]!;
+    const c = p.constraint;
+    if (c === undefined) return p.prices;
+    if (c.type === 'start_date' && date >= new Date(c.start_date)) return p.prices;
+  }
+  return prices[0]!.prices;
+}
+
 function hasTimeOfDayPrices(calc: PriceCalculation): boolean {
   const prices = calc.model.prices;
   return Array.isArray(prices) && prices.some((p) => p.constraint?.type === 'time_of_date');
@@ -87,7 +103,14 @@ export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
     ? `${GENAI_PRICES_SOURCE}+${opts.overridesVersion}`
     : GENAI_PRICES_SOURCE;
 
-  function fromData(req: PriceRequest, date: Date): { quote: PriceQuote; perMinute: boolean } | null {
+  // A model is matched once (genai-prices' matching is the slow part); its dated price for another
+  // day is then picked from the model's own price list.
+  const matched = new Map<string, PriceCalculation | null>();
+  const cards = new WeakMap<ModelPrice, RateCard | null>();
+
+  function match(req: PriceRequest, date: Date): PriceCalculation | null {
+    const key = `${req.provider ?? ''}|${req.model}`;
+    if (matched.has(key)) return matched.get(key) ?? null;
     let calc: PriceCalculation | null = null;
     const opts = { timestamp: date, ...(req.provider ? { providerId: req.provider } : {}) };
     try {
@@ -96,19 +119,40 @@ export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
     } catch {
       calc = null;
     }
+    matched.set(key, calc);
+    return calc;
+  }
+
+  function fromData(req: PriceRequest, date: Date): { quote: PriceQuote; perMinute: boolean } | null {
+    const calc = match(req, date);
     if (!calc) return null;
-    const card = rateCardFromModelPrice(calc.model_price);
+    const perMinute = hasTimeOfDayPrices(calc);
+    // Time-of-day prices are rare and intricate: let genai-prices pick those itself.
+    const price = perMinute ? recalc(req, date) : pricesOn(calc.model, date);
+    if (!price) return null;
+    let card = cards.get(price);
+    if (card === undefined) {
+      card = rateCardFromModelPrice(price);
+      cards.set(price, card);
+    }
     if (!card) return null;
-    return {
-      quote: {
-        matchedModel: calc.model.id,
-        provider: calc.provider.id,
-        card,
-        source: GENAI_PRICES_SOURCE,
-        estimated: false,
-      },
-      perMinute: hasTimeOfDayPrices(calc),
+    const quote: PriceQuote = {
+      matchedModel: calc.model.id,
+      provider: calc.provider.id,
+      card,
+      source: GENAI_PRICES_SOURCE,
+      estimated: false,
     };
+    return { quote, perMinute };
+  }
+
+  function recalc(req: PriceRequest, date: Date): ModelPrice | null {
+    const opts = { timestamp: date, ...(req.provider ? { providerId: req.provider } : {}) };
+    try {
+      return calcPrice({ input_tokens: 1 }, req.model, opts)?.model_price ?? null;
+    } catch {
+      return null;
+    }
   }
 
   function resolve(req: PriceRequest): { quote: PriceQuote | null; perMinute: boolean } {

@@ -18,6 +18,8 @@ interface MergedCall {
   attrFirstTs: number;
 }
 
+type AgentFields = Pick<Attribution, 'agentName' | 'agentType' | 'agentDescription' | 'agentPath'>;
+
 /** The resolved identity of a sub-agent. */
 export interface ClaudeAgent {
   agentId: string;
@@ -39,6 +41,8 @@ export class ClaudeMerge {
   private readonly toolUseByAgent = new Map<string, string>();
   private readonly metas = new Map<string, ClaudeAgentMeta>();
   private readonly projects = new Map<string, string | undefined>();
+  /** Resolved agents; emptied whenever a link arrives (it may change an agent's type or path). */
+  private readonly agentCache = new Map<string, AgentFields>();
   synthetic = 0;
 
   get size(): number {
@@ -54,15 +58,18 @@ export class ClaudeMerge {
   }
 
   addSpawn(s: ClaudeSpawn): void {
+    this.agentCache.clear();
     if (!this.spawns.has(s.toolUseId)) this.spawns.set(s.toolUseId, s);
   }
 
   addResult(toolUseId: string, agentId: string): void {
+    this.agentCache.clear();
     this.agentByToolUse.set(toolUseId, agentId);
     this.toolUseByAgent.set(agentId, toolUseId);
   }
 
   addMeta(m: ClaudeAgentMeta): void {
+    this.agentCache.clear();
     this.metas.set(m.agentId, m);
     if (m.toolUseId) this.addResult(m.toolUseId, m.agentId);
   }
@@ -111,17 +118,16 @@ export class ClaudeMerge {
   }
 
   /** Agent fields for every event of a sub-agent, once its spawn link is known. */
-  agentAttribution(
-    agentId: string,
-  ): Pick<Attribution, 'agentName' | 'agentType' | 'agentDescription' | 'agentPath'> {
-    const agent = this.agent(agentId);
-    const a: Pick<Attribution, 'agentName' | 'agentType' | 'agentDescription' | 'agentPath'> = {
-      agentName: agent.agentType ?? 'subagent',
-      agentPath: this.agentPath(agentId),
-    };
-    if (agent.agentType) a.agentType = agent.agentType;
-    if (agent.description) a.agentDescription = agent.description;
-    return a;
+  agentAttribution(agentId: string): AgentFields {
+    let a = this.agentCache.get(agentId);
+    if (!a) {
+      const agent = this.agent(agentId);
+      a = { agentName: agent.agentType ?? 'subagent', agentPath: this.agentPath(agentId) };
+      if (agent.agentType) a.agentType = agent.agentType;
+      if (agent.description) a.agentDescription = agent.description;
+      this.agentCache.set(agentId, a);
+    }
+    return { ...a };
   }
 
   private agentPath(agentId: string): string {

@@ -64,7 +64,7 @@ export async function scanClaudeFiles(jobs: ClaudeScanJob[], opts: ScanOptions):
         // A larger young generation: parsing makes many short-lived objects and scavenges dominate.
         const worker = new Worker(WORKER_URL, {
           workerData: { jobs: ordered.map((j) => [j.info, j.from]), counter },
-          resourceLimits: { maxYoungGenerationSizeMb: 48 },
+          resourceLimits: { maxYoungGenerationSizeMb: 16 },
         });
         worker.on('message', (msg: { index: number; scan: ClaudeFileScan }) => {
           opts.onScan(msg.scan, ordered[msg.index]!);
@@ -76,7 +76,10 @@ export async function scanClaudeFiles(jobs: ClaudeScanJob[], opts: ScanOptions):
       }),
     );
   }
-  for (let i = claim(); i < ordered.length; i = claim()) {
+  // With two or more workers the main thread only merges (and loads what comes after, e.g. the price
+  // data) and the workers parse; with one, it parses too.
+  const mainParses = workers < 2 || process.env.TOKENLEDGER_MAIN_PARSES === '1';
+  for (let i = mainParses ? claim() : ordered.length; i < ordered.length; i = claim()) {
     const job = ordered[i]!;
     opts.onScan(parseClaudeTranscript(job.info, job.from), job);
     // Let finished workers' results in while this thread keeps working.
