@@ -12,6 +12,7 @@ import {
 import { ClaudeMerge } from '../sources/claude-merge.js';
 import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
+import { identityOf, unchangedSince, wholeFileState } from './file-state.js';
 import { ingestOtlp, type OtlpIngest, scanOtlpDirect } from './otlp.js';
 import { ingestWorkflows, scanWorkflowsDirect, type WorkflowIngest } from './workflow.js';
 
@@ -92,7 +93,7 @@ export interface IngestResult extends IngestStats {
 }
 
 function statToState(st: Stats): { size: number; mtimeMs: number; identity: string } {
-  return { size: st.size, mtimeMs: st.mtimeMs, identity: `${st.dev}:${st.ino}` };
+  return { size: st.size, mtimeMs: st.mtimeMs, identity: identityOf(st) };
 }
 
 function treeFingerprint(files: string[], stats: Stats[]): string {
@@ -118,8 +119,8 @@ function headHash(file: string, length: number): string {
 
 /** Where to resume a file: its stored offset when it only grew, else the start. */
 function planFile(info: ClaudeFileInfo, st: Stats, prev: FileState | undefined): ClaudeScanJob | null {
-  const identity = `${st.dev}:${st.ino}`;
-  if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return null;
+  if (unchangedSince(prev, st)) return null;
+  const identity = identityOf(st);
   const stat = { size: st.size, mtimeMs: st.mtimeMs, identity };
   if (prev && prev.identity === identity && st.size >= prev.offset) {
     const hashedLength = Number(prev.headHash.split(':')[0]);
@@ -209,21 +210,10 @@ export async function ingestClaude(
     const metaStates: FileState[] = [];
     found.metaFiles.forEach((file, i) => {
       const st = metaStats[i]!;
-      const identity = `${st.dev}:${st.ino}`;
-      const prev = states.get(file);
-      if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) return;
+      if (unchangedSince(states.get(file), st)) return;
       const m = readClaudeAgentMeta(file, result.problems);
       if (m) newLinks.push({ kind: 'claude-meta', key: m.agentId, data: m });
-      metaStates.push({
-        path: file,
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        identity,
-        headHash: '',
-        offset: st.size,
-        lines: 0,
-        firstTs: null,
-      });
+      metaStates.push(wholeFileState(file, st));
     });
     if (jobs.length > 0 || newLinks.length > 0) {
       await ingestJobs({ jobs, newLinks, metaStates, states, ledger, book, result }, onProgress);

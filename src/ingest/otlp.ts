@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import { parseOtlpFile } from '../sources/otlp.js';
-import type { FileState, LedgerStore } from '../store/ledger.js';
+import type { LedgerStore } from '../store/ledger.js';
+import { unchangedSince, wholeFileState } from './file-state.js';
 
 export interface OtlpScan {
   events: UsageEvent[];
@@ -44,20 +45,9 @@ export function ingestOtlp(files: string[], ledger: LedgerStore, book: PriceBook
   const states = ledger.fileStates();
   for (const file of files) {
     const st = statSync(file);
-    const identity = `${st.dev}:${st.ino}`;
-    const prev = states.get(file);
-    if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) continue;
+    if (unchangedSince(states.get(file), st)) continue;
     const parsed = parseOtlpFile(file, book);
-    const state: FileState = {
-      path: file,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      identity,
-      headHash: '',
-      offset: st.size,
-      lines: 0,
-      firstTs: null,
-    };
+    const state = wholeFileState(file, st);
     ledger.commit({
       events: parsed.events.map((event) => ({ event, origin: { rank: 0, firstTs: null, file, line: 0 } })),
       files: [state],

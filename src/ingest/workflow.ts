@@ -4,7 +4,8 @@ import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import { type RunSummary, runEvents } from '../core/run.js';
 import { parseWorkflowFile } from '../sources/workflow.js';
-import type { FileState, LedgerStore } from '../store/ledger.js';
+import type { LedgerStore } from '../store/ledger.js';
+import { unchangedSince, wholeFileState } from './file-state.js';
 
 export interface WorkflowScan {
   runs: RunSummary[];
@@ -92,9 +93,7 @@ export function ingestWorkflows(
   const states = ledger.fileStates();
   for (const file of files) {
     const st = statSync(file);
-    const identity = `${st.dev}:${st.ino}`;
-    const prev = states.get(file);
-    if (prev && prev.identity === identity && prev.size === st.size && prev.mtimeMs === st.mtimeMs) continue;
+    if (unchangedSince(states.get(file), st)) continue;
     const problems: Problem[] = [];
     let run = readRun(file, st.mtimeMs, problems);
     const stored = run ? ledger.getRun(run.id) : undefined;
@@ -104,16 +103,7 @@ export function ingestWorkflows(
       if (kept === stored) run = null;
     }
     const events = run ? runEvents(run, book, inputShare) : [];
-    const state: FileState = {
-      path: file,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      identity,
-      headHash: '',
-      offset: st.size,
-      lines: 0,
-      firstTs: null,
-    };
+    const state = wholeFileState(file, st);
     ledger.commit({
       events: events.map((event) => ({ event, origin: { rank: 0, firstTs: null, file, line: 0 } })),
       files: [state],
