@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { INGEST_HELP, ingestCommand } from './commands/ingest.js';
-import { PRICES_HELP, pricesCommand } from './commands/prices.js';
-import { REPORT_HELP, RUNS_HELP, reportCommand, runsCommand } from './commands/report.js';
-import { SESSION_HELP, sessionCommand, TREE_HELP, treeCommand } from './commands/session.js';
 import { EXIT } from './errors.js';
 import { type Io, processIo } from './io.js';
 
-const HELP = `tokenledger — what your AI agents spent, by agent, model, session and day
+async function fullHelp(): Promise<string> {
+  const [{ INGEST_HELP }, { PRICES_HELP }, { REPORT_HELP, RUNS_HELP }, { SESSION_HELP, TREE_HELP }] =
+    await Promise.all([
+      import('./commands/ingest.js'),
+      import('./commands/prices.js'),
+      import('./commands/report.js'),
+      import('./commands/session.js'),
+    ]);
+  return `tokenledger — what your AI agents spent, by agent, model, session and day
 
 Usage:
   tokenledger [report] [PATH…]   spend table (default command)
@@ -33,15 +37,20 @@ ${PRICES_HELP}
 
 Exit codes: 0 done, 1 failed, 2 usage error; with --strict, 3 a run is degraded, 4 a run fails
 its invariant (4 wins when both).`;
+}
 
 type Command = (argv: string[], io: Io) => Promise<number>;
-const COMMANDS: Record<string, Command> = {
-  report: (argv, io) => reportCommand(argv, io),
-  runs: runsCommand,
-  ingest: ingestCommand,
-  session: sessionCommand,
-  tree: (argv, io) => treeCommand(argv, io),
-  prices: pricesCommand,
+// Commands load on demand: a warm report should not pay for the modules of every other command.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  report: async () => (await import('./commands/report.js')).reportCommand,
+  runs: async () => (await import('./commands/report.js')).runsCommand,
+  ingest: async () => (await import('./commands/ingest.js')).ingestCommand,
+  session: async () => (await import('./commands/session.js')).sessionCommand,
+  tree: async () => {
+    const { treeCommand } = await import('./commands/session.js');
+    return (argv, io) => treeCommand(argv, io);
+  },
+  prices: async () => (await import('./commands/prices.js')).pricesCommand,
 };
 
 function version(): string {
@@ -55,7 +64,7 @@ function version(): string {
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
-    io.out(HELP);
+    io.out(await fullHelp());
     return EXIT.ok;
   }
   if (first === '--version' || first === '-v') {
@@ -63,7 +72,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return EXIT.ok;
   }
   const named = first !== undefined ? COMMANDS[first] : undefined;
-  const command = named ?? COMMANDS.report!;
+  const command = await (named ?? COMMANDS.report!)();
   const args = named ? rest : argv;
   try {
     return await command(args, io);

@@ -13,8 +13,8 @@ import { ClaudeMerge } from '../sources/claude-merge.js';
 import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
 import { identityOf, unchangedSince, wholeFileState } from './file-state.js';
-import { ingestOtlp, type OtlpIngest, scanOtlpDirect } from './otlp.js';
-import { ingestWorkflows, scanWorkflowsDirect, type WorkflowIngest } from './workflow.js';
+import type { OtlpIngest, OtlpScan } from './otlp.js';
+import type { WorkflowIngest, WorkflowScan } from './workflow.js';
 
 export interface IngestProgress {
   filesDone: number;
@@ -69,8 +69,13 @@ export async function scanClaudeDirect(
     },
   });
   stats.synthetic = merge.synthetic;
-  const wf = scanWorkflowsDirect(found.workflowFiles, book, options.inputShare);
-  const otlp = scanOtlpDirect(found.otlpFiles, book);
+  // The other formats' modules load only when there are such files.
+  const wf: WorkflowScan = found.workflowFiles.length
+    ? (await import('./workflow.js')).scanWorkflowsDirect(found.workflowFiles, book, options.inputShare)
+    : { runs: [], events: [], problems: [] };
+  const otlp: OtlpScan = found.otlpFiles.length
+    ? (await import('./otlp.js')).scanOtlpDirect(found.otlpFiles, book)
+    : { events: [], problems: [], skippedMetrics: 0 };
   problems.push(...wf.problems, ...otlp.problems);
   stats.files += found.workflowFiles.length + found.otlpFiles.length;
   return {
@@ -218,9 +223,13 @@ export async function ingestClaude(
     if (jobs.length > 0 || newLinks.length > 0) {
       await ingestJobs({ jobs, newLinks, metaStates, states, ledger, book, result }, onProgress);
     }
-    result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare);
+    if (found.workflowFiles.length) {
+      const { ingestWorkflows } = await import('./workflow.js');
+      result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare);
+    }
     result.problems.push(...result.workflow.problems);
-    result.otlp = ingestOtlp(found.otlpFiles, ledger, book);
+    if (found.otlpFiles.length)
+      result.otlp = (await import('./otlp.js')).ingestOtlp(found.otlpFiles, ledger, book);
     result.problems.push(...result.otlp.problems);
     // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
     ledger.setMeta(treeKey, fingerprint);

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Problem } from '../core/event.js';
 import type { ClaudeFileInfo } from './claude-code.js';
-import { looksLikeOtlp } from './otlp.js';
+import { looksLikeOtlp } from './otlp-detect.js';
 
 /** `agent-<id>.meta.json`, written beside sub-agent transcripts by newer Claude Code versions. */
 export interface ClaudeAgentMeta {
