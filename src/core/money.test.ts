@@ -34,6 +34,9 @@ describe('formatUsd', () => {
     expect(formatUsd(-1_004_999_999)).toBe('-$1.00');
     // -$12.345 → -$12.35
     expect(formatUsd(-12_345_000_000)).toBe('-$12.35');
+    // -$0.004 rounds to zero, and zero has no sign
+    expect(formatUsd(-4_000_000)).toBe('$0.00');
+    expect(formatUsd(-5_000_000)).toBe('-$0.01');
   });
 
   it('groups thousands, including when rounding carries into a new group', () => {

@@ -38,7 +38,8 @@ export function formatUsd(n: NanoUsd, digits = 2): string {
   const units = Math.floor((abs + scale / 2) / scale);
   const whole = Math.floor(units / 10 ** digits);
   const frac = digits > 0 ? `.${String(units % 10 ** digits).padStart(digits, '0')}` : '';
-  return `${neg ? '-' : ''}$${groupThousands(whole)}${frac}`;
+  // A negative amount that rounds to zero is zero, not "-$0.00".
+  return `${neg && units > 0 ? '-' : ''}$${groupThousands(whole)}${frac}`;
 }
 
 export function groupThousands(n: number): string {

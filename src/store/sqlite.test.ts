@@ -687,6 +687,16 @@ describe('generation', () => {
     ledger.commit(batch({})); // empty batch
     expect(ledger.generation()).toBe(6);
   });
+
+  it('drops cached reports when it moves on (they can never be served again)', () => {
+    ledger.setMeta('report-cache:["day"]', '0\n{}');
+    ledger.setMeta('other', 'kept');
+    ledger.commit(batch({}));
+    expect(ledger.getMeta('report-cache:["day"]')).toBe('0\n{}'); // no change, no bump: still there
+    ledger.commit(batch({ problems: [{ file: 'logs/a.jsonl', line: 1, reason: 'bad' }] }));
+    expect(ledger.getMeta('report-cache:["day"]')).toBeUndefined();
+    expect(ledger.getMeta('other')).toBe('kept');
+  });
 });
 
 describe('reprice', () => {

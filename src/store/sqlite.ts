@@ -342,12 +342,13 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       };
 
   // Bumped on every change, so a cached report of the same query at the same generation is current.
-  const bump = () =>
-    db
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-      )
-      .run();
+  // Cached reports of older generations can never be served again: they go with every bump.
+  const bump = () => {
+    db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    ).run();
+    db.prepare("DELETE FROM meta WHERE key LIKE 'report-cache:%'").run();
+  };
 
   const commitTx = db.transaction((batch: IngestBatch): IngestStats => {
     const s = stmts!;
