@@ -239,32 +239,6 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     migrate(db);
   }
 
-  const cols = [
-    'id',
-    'ts',
-    'source',
-    'provider',
-    'model',
-    'speed',
-    'input_tokens',
-    'cache_read_tokens',
-    'cache_write_5m_tokens',
-    'cache_write_1h_tokens',
-    'output_tokens',
-    'reasoning_tokens',
-    'web_search_requests',
-    'unsplit_tokens',
-    'cost_nano',
-    'price_source',
-    'estimated',
-    'cost_note',
-    'tags',
-    'attr_rank',
-    'attr_first_ts',
-    'attr_file',
-    'attr_line',
-    ...ATTR_COLUMNS.map(([, c]) => c),
-  ];
   // What a larger snapshot of the same call replaces: its usage and therefore its cost.
   const usageCols = [
     'model',
@@ -282,6 +256,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     'estimated',
     'cost_note',
   ];
+  // What a better-placed copy of the same call replaces: who made it, and where it was read.
   const attrCols = [
     'tags',
     'attr_rank',
@@ -291,6 +266,7 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     'ts',
     ...ATTR_COLUMNS.map(([, c]) => c),
   ];
+  const cols = ['id', 'source', 'provider', ...usageCols, ...attrCols];
   const stmts = opts.readonly
     ? null
     : {
