@@ -225,11 +225,11 @@ export async function ingestClaude(
     }
     if (found.workflowFiles.length) {
       const { ingestWorkflows } = await import('./workflow.js');
-      result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare);
+      result.workflow = ingestWorkflows(found.workflowFiles, ledger, book, options.inputShare, states);
     }
     result.problems.push(...result.workflow.problems);
     if (found.otlpFiles.length)
-      result.otlp = (await import('./otlp.js')).ingestOtlp(found.otlpFiles, ledger, book);
+      result.otlp = (await import('./otlp.js')).ingestOtlp(found.otlpFiles, ledger, book, states);
     result.problems.push(...result.otlp.problems);
     // Set only once everything was read: a killed ingest leaves the old fingerprint behind.
     ledger.setMeta(treeKey, fingerprint);

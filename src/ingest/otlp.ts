@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import { parseOtlpFile } from '../sources/otlp.js';
-import type { LedgerStore } from '../store/ledger.js';
+import type { FileState, LedgerStore } from '../store/ledger.js';
 import { unchangedSince, wholeFileState } from './file-state.js';
 
 export interface OtlpScan {
@@ -39,13 +39,19 @@ export interface OtlpIngest {
  * Ingests OTLP files that changed. A span's place in the agent tree depends on spans anywhere in the
  * file, so a changed file is read whole and replaces the events it gave before.
  */
-export function ingestOtlp(files: string[], ledger: LedgerStore, book: PriceBook): OtlpIngest {
+/** `states`: the ledger's file states when the caller already loaded them. */
+export function ingestOtlp(
+  files: string[],
+  ledger: LedgerStore,
+  book: PriceBook,
+  states?: Map<string, FileState>,
+): OtlpIngest {
   const result: OtlpIngest = { filesRead: 0, events: 0, skippedMetrics: 0, problems: [] };
   if (files.length === 0) return result;
-  const states = ledger.fileStates();
+  const known = states ?? ledger.fileStates();
   for (const file of files) {
     const st = statSync(file);
-    if (unchangedSince(states.get(file), st)) continue;
+    if (unchangedSince(known.get(file), st)) continue;
     const parsed = parseOtlpFile(file, book);
     const state = wholeFileState(file, st);
     ledger.commit({

@@ -4,7 +4,7 @@ import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import { type RunSummary, runEvents } from '../core/run.js';
 import { parseWorkflowFile } from '../sources/workflow.js';
-import type { LedgerStore } from '../store/ledger.js';
+import type { FileState, LedgerStore } from '../store/ledger.js';
 import { unchangedSince, wholeFileState } from './file-state.js';
 
 export interface WorkflowScan {
@@ -79,7 +79,8 @@ export interface WorkflowIngest {
 }
 
 /**
- * Ingests workflow files that changed since the last ingest. A run file is a snapshot, so a changed
+ * Ingests workflow files that changed since the last ingest (`states`: the ledger's file states,
+ * when the caller already loaded them). A run file is a snapshot, so a changed
  * file replaces its run and the run's events whole; an unchanged one is not read.
  */
 export function ingestWorkflows(
@@ -87,13 +88,14 @@ export function ingestWorkflows(
   ledger: LedgerStore,
   book: PriceBook,
   inputShare?: number,
+  states?: Map<string, FileState>,
 ): WorkflowIngest {
   const result: WorkflowIngest = { filesRead: 0, runs: 0, events: 0, problems: [] };
   if (files.length === 0) return result;
-  const states = ledger.fileStates();
+  const known = states ?? ledger.fileStates();
   for (const file of files) {
     const st = statSync(file);
-    if (unchangedSince(states.get(file), st)) continue;
+    if (unchangedSince(known.get(file), st)) continue;
     const problems: Problem[] = [];
     let run = readRun(file, st.mtimeMs, problems);
     const stored = run ? ledger.getRun(run.id) : undefined;

@@ -63,14 +63,21 @@ function problemLines(r: SpendReport, limit: number): string[] {
   return out;
 }
 
+/** The problem list alone, as `renderSpendTerminal` ends with it ('' when there are none). */
+export function renderProblemsTerminal(r: SpendReport, style: Style, limit = 10): string {
+  return problemLines(r, limit)
+    .map((l, i) => (i === 0 ? style.yellow(l) : l))
+    .join('\n');
+}
+
 export function renderSpendTerminal(r: SpendReport, style: Style): string {
   const out = [style.bold(`tokenledger · spend by ${r.by} · ${r.source}`), ''];
   if (r.totals.events === 0) out.push('No usage found.');
   else out.push(renderTerminalTable(spendTable(r), style));
   out.push('');
   for (const n of r.notes) out.push(n.startsWith('UNPRICED') ? style.yellow(n) : style.dim(n));
-  const problems = problemLines(r, 10);
-  if (problems.length) out.push('', ...problems.map((l, i) => (i === 0 ? style.yellow(l) : l)));
+  const problems = renderProblemsTerminal(r, style);
+  if (problems) out.push('', problems);
   return out.join('\n');
 }
 

@@ -18,6 +18,13 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x.leng
 const int = (x: unknown): number | undefined =>
   typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : undefined;
 
+/** Sets optional fields only when the telemetry has them (no `key: undefined` left behind). */
+function setter<T extends object>(target: T) {
+  return <K extends keyof T>(key: K, value: T[K] | undefined): void => {
+    if (value !== undefined) target[key] = value;
+  };
+}
+
 /** Stage name for agents that name none. */
 export const NO_STAGE = '(no stage)';
 
@@ -51,22 +58,19 @@ export function workflowRunFromJson(doc: unknown, file: string, fallbackTs: numb
       return;
     }
     if (item.type !== 'workflow_agent') return;
-    let tokens = int(item.tokens);
-    if (tokens === undefined) {
+    const logged = int(item.tokens);
+    if (logged === undefined) {
       problems.push({
         file,
         line: 0,
         reason: `workflowProgress[${index}]: tokens ${JSON.stringify(item.tokens) ?? 'missing'} is not a token count; counted as 0`,
       });
-      tokens = 0;
     }
     const stage = str(item.phaseTitle) ?? NO_STAGE;
     if (!phases.includes(stage)) phases.push(stage);
-    const agent: RunAgent = { index, stage, tokens };
-    if (int(item.tokens) === undefined) agent.invalidTokens = true;
-    const set = <K extends keyof RunAgent>(k: K, v: RunAgent[K] | undefined) => {
-      if (v !== undefined) agent[k] = v;
-    };
+    const agent: RunAgent = { index, stage, tokens: logged ?? 0 };
+    if (logged === undefined) agent.invalidTokens = true;
+    const set = setter(agent);
     set('agentId', str(item.agentId));
     set('label', str(item.label));
     set('agentType', str(item.agentType));
@@ -87,9 +91,7 @@ export function workflowRunFromJson(doc: unknown, file: string, fallbackTs: numb
     phases,
     agents,
   };
-  const set = <K extends keyof RunSummary>(k: K, v: RunSummary[K] | undefined) => {
-    if (v !== undefined) run[k] = v;
-  };
+  const set = setter(run);
   set('workflow', str(doc.workflowName));
   set('status', str(doc.status));
   set('taskId', str(doc.taskId));

@@ -162,15 +162,17 @@ function rowToEvent(r: EventRow): UsageEvent {
   return e;
 }
 
+/** The event's local calendar day (SQLite's 'localtime' follows the process time zone, like core's). */
+const LOCAL_DAY = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
+
 /** SQL expression of a group key; mirrors `groupKeyOf` in core (a test holds them equal). */
 function groupExpr(by: GroupBy): string {
-  const day = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
   switch (by) {
     case 'day':
-      return day;
+      return LOCAL_DAY;
     case 'week':
       // Monday of the ISO week, local time.
-      return `date(${day}, '-' || ((CAST(strftime('%w', ts / 1000, 'unixepoch', 'localtime') AS INTEGER) + 6) % 7) || ' days')`;
+      return `date(${LOCAL_DAY}, '-' || ((CAST(strftime('%w', ts / 1000, 'unixepoch', 'localtime') AS INTEGER) + 6) % 7) || ' days')`;
     case 'month':
       return "strftime('%Y-%m', ts / 1000, 'unixepoch', 'localtime')";
     case 'session':
@@ -190,7 +192,6 @@ function whereOf(filter: LedgerFilter): { sql: string; params: Record<string, un
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (filter.under?.length) parts.push(underSql('attr_file', filter.under, params));
-  const day = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
   if (filter.project !== undefined) {
     parts.push('project = @project');
     params.project = filter.project;
@@ -208,11 +209,11 @@ function whereOf(filter: LedgerFilter): { sql: string; params: Record<string, un
     params.source = filter.source;
   }
   if (filter.since !== undefined) {
-    parts.push(`${day} >= @since`);
+    parts.push(`${LOCAL_DAY} >= @since`);
     params.since = filter.since;
   }
   if (filter.until !== undefined) {
-    parts.push(`${day} <= @until`);
+    parts.push(`${LOCAL_DAY} <= @until`);
     params.until = filter.until;
   }
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };

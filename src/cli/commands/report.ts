@@ -1,7 +1,12 @@
 import type { EventFilter } from '../../core/aggregate.js';
 import { nanoToUsd } from '../../core/money.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
-import { renderSpendCsv, renderSpendMarkdown, renderSpendTerminal } from '../../report/render-spend.js';
+import {
+  renderProblemsTerminal,
+  renderSpendCsv,
+  renderSpendMarkdown,
+  renderSpendTerminal,
+} from '../../report/render-spend.js';
 import {
   renderRunsMarkdown,
   renderRunsSummary,
@@ -118,12 +123,7 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
       break;
     case 'table': {
       if (!runsOnly) io.out(renderSpendTerminal(report, io.style));
-      else if (problems.length)
-        io.out(
-          renderSpendTerminal({ ...report, groups: [] }, io.style)
-            .split('\n\n')
-            .slice(-1)[0] ?? '',
-        );
+      else if (problems.length) io.out(renderProblemsTerminal(report, io.style));
       if (views.length) {
         for (const view of views) io.out(`\n${renderRunTerminal(view, io.style, sharePct)}`);
         if (views.length > 1) io.out(`\n${renderRunsSummary(summarizeRuns(views), io.style)}`);
