@@ -492,10 +492,19 @@ describe('default roots', () => {
     expect(two.totals).toMatchObject({ events: 9, inputTokens: 780 }); // 03: 60 + 05: 720
   });
 
-  it('fails with exit code 2 when there is nothing to read', async () => {
-    const r = await cli(['report', '--json'], { CLAUDE_CONFIG_DIR: join(home, 'absent') });
+  it('fails with exit code 2 when there is nothing to read without a ledger', async () => {
+    const r = await cli(['report', '--json', '--no-ledger'], { CLAUDE_CONFIG_DIR: join(home, 'absent') });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no Claude Code logs found');
+  });
+
+  it('with no logs but a ledger, reports the ledger (what the live meter recorded) and says so', async () => {
+    const r = await cli(['report', '--json', '--ledger', join(home, 'meter-only.db')], {
+      CLAUDE_CONFIG_DIR: join(home, 'absent'),
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).totals.events).toBe(0);
+    expect(r.stderr).toContain('no Claude Code logs found; reporting what the ledger holds');
   });
 });
 

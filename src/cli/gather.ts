@@ -1,9 +1,9 @@
+import { ledgerPath } from '../config.js';
 import { type Aggregate, aggregate, dayOf, type EventFilter, type GroupBy } from '../core/aggregate.js';
 import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import type { RunSummary } from '../core/run.js';
 import type { LedgerStore } from '../store/ledger.js';
-import { ledgerPath } from './config.js';
 import { displayPath } from './io.js';
 import { ingestWithProgress, openLedger, scanWithProgress } from './sources.js';
 

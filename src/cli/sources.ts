@@ -6,10 +6,14 @@ import type { LedgerStore } from '../store/ledger.js';
 import { UsageError } from './errors.js';
 import { progressLine } from './progress.js';
 
-/** The paths to read: the ones given, else Claude Code's data folders. */
-export function inputPaths(given: string[]): { paths: string[]; explicit: boolean } {
+/**
+ * The paths to read: the ones given, else Claude Code's data folders. With `ledgerOnly` (a command
+ * reading the ledger), no folder is fine: the ledger still holds what the live meter recorded.
+ */
+export function inputPaths(given: string[], ledgerOnly = false): { paths: string[]; explicit: boolean } {
   if (given.length > 0) return { paths: given.map((p) => resolve(p)), explicit: true };
   const roots = defaultClaudeRoots();
+  if (roots.length === 0 && ledgerOnly) return { paths: [], explicit: false };
   if (roots.length === 0) {
     throw new UsageError(
       'no Claude Code logs found (looked in $CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); pass a path: tokenledger report PATH',

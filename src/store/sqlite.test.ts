@@ -15,7 +15,7 @@ import {
 import type { Attribution, EventCost, EventOrigin, Problem, UsageEvent } from '../core/event.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
 import type { FileState, IngestBatch, LedgerStore, StoredEvent } from './ledger.js';
-import { openSqliteLedger } from './sqlite.js';
+import { MIGRATIONS, openSqliteLedger } from './sqlite.js';
 
 // vitest.config.ts sets TZ=UTC: SQLite's 'localtime' and JS local dates are UTC dates here.
 
@@ -822,5 +822,62 @@ describe('events round trip', () => {
       }),
     );
     expect(ledger.events().map((e) => e.id)).toEqual(['c', 'a', 'b']);
+  });
+});
+
+describe('schema migrations', () => {
+  it('a version-2 ledger (events WITHOUT ROWID) keeps every event and column through migration 3', () => {
+    const file = join(tempDir(), 'v2.db');
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!);
+    old.exec(MIGRATIONS[1]!);
+    old.pragma('user_version = 2');
+    old
+      .prepare(
+        `INSERT INTO events (id, ts, source, provider, model, input_tokens, cache_read_tokens, cache_write_5m_tokens,
+           cache_write_1h_tokens, output_tokens, reasoning_tokens, web_search_requests, cost_nano, price_source,
+           estimated, session, run, agent_name, tags, attr_rank, attr_file, attr_line, unsplit_tokens)
+         VALUES ('e1', 1700000000000, 'claude-code', 'anthropic', 'claude-sonnet-4-5', 10, 20, 30, 40, 50, 5, 1,
+           123456, 'genai-prices@0.1.8', 0, 's1', 'r1', 'main', '{"k":"v"}', 2, '/logs/a.jsonl', 7, 60)`,
+      )
+      .run();
+    old.close();
+    const ledger = openSqliteLedger(file);
+    const [e] = ledger.events();
+    expect(e).toMatchObject({
+      id: 'e1',
+      ts: 1700000000000,
+      model: 'claude-sonnet-4-5',
+      usage: {
+        inputTokens: 10,
+        cacheReadTokens: 20,
+        cacheWrite5mTokens: 30,
+        cacheWrite1hTokens: 40,
+        outputTokens: 50,
+        reasoningTokens: 5,
+        webSearchRequests: 1,
+        unsplitTokens: 60,
+      },
+      cost: { nanoUsd: 123456, priceSource: 'genai-prices@0.1.8', estimated: false },
+      attribution: { session: 's1', run: 'r1', agentName: 'main', tags: { k: 'v' } },
+    });
+    ledger.close();
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    const sql = (raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string })
+      .sql;
+    expect(sql).not.toContain('WITHOUT ROWID');
+    const indexes = raw
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL",
+      )
+      .all();
+    expect(indexes.map((r) => (r as { name: string }).name).sort()).toEqual([
+      'events_agent_id',
+      'events_run',
+      'events_session',
+      'events_ts',
+    ]);
+    raw.close();
   });
 });

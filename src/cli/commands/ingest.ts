@@ -1,6 +1,6 @@
+import { ledgerPath, loadPriceBook } from '../../config.js';
 import { groupThousands } from '../../core/money.js';
 import { parse } from '../args.js';
-import { ledgerPath, loadPriceBook } from '../config.js';
 import { displayPath, type Io } from '../io.js';
 import { ingestWithProgress, inputPaths, openLedger } from '../sources.js';
 

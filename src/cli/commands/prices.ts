@@ -1,9 +1,9 @@
+import { loadPriceBook } from '../../config.js';
 import { formatUsd, groupThousands } from '../../core/money.js';
 import { costOf, type ModelRates, ratesFor } from '../../core/pricing.js';
 import { emptyUsage, totalInputTokens } from '../../core/usage.js';
 import { renderTerminalTable } from '../../report/table.js';
 import { parse, parseCount, parseDay } from '../args.js';
-import { loadPriceBook } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 

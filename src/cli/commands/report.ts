@@ -1,3 +1,4 @@
+import { loadPriceBook } from '../../config.js';
 import type { EventFilter } from '../../core/aggregate.js';
 import { nanoToUsd } from '../../core/money.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
@@ -16,7 +17,6 @@ import {
 } from '../../report/runs.js';
 import { type SpendReport, spendNotes, spendReportJson } from '../../report/spend.js';
 import { outputFormat, parse, parseDay, parseGroupBy } from '../args.js';
-import { loadPriceBook } from '../config.js';
 import { gather } from '../gather.js';
 import { displayPath, type Io } from '../io.js';
 import { buildRunViews, RUN_OPTIONS, RUN_OPTIONS_HELP, runSettings, strictExit } from '../run-views.js';
@@ -67,7 +67,11 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
   if (v.project) filter.project = v.project;
   const format = outputFormat(v);
   const settings = runSettings(v);
-  const { paths, explicit } = inputPaths(positionals);
+  const { paths, explicit } = inputPaths(positionals, v['no-ledger'] !== true);
+  if (paths.length === 0)
+    io.err(
+      'tokenledger: no Claude Code logs found; reporting what the ledger holds (live meter, earlier ingests)',
+    );
   const book = loadPriceBook(v.prices);
 
   const g = await gather({

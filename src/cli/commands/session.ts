@@ -1,3 +1,4 @@
+import { ledgerPath, loadPriceBook } from '../../config.js';
 import { aggregate, type Tally } from '../../core/aggregate.js';
 import { buildDelegationTree, type DelegationNode } from '../../core/delegation.js';
 import type { UsageEvent } from '../../core/event.js';
@@ -6,7 +7,6 @@ import { totalTokens } from '../../core/usage.js';
 import { tallyJson } from '../../report/spend.js';
 import { renderTerminalTable, type Table } from '../../report/table.js';
 import { parse } from '../args.js';
-import { ledgerPath, loadPriceBook } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { ingestWithProgress, inputPaths, openLedger, scanWithProgress } from '../sources.js';
@@ -111,7 +111,7 @@ export async function treeCommand(
     throw new UsageError(
       `which ${fields.join(' or ')}? tokenledger ${fields.length > 1 ? 'tree' : 'session'} ID [PATH…]`,
     );
-  const { paths, explicit } = inputPaths(rest);
+  const { paths, explicit } = inputPaths(rest, v['no-ledger'] !== true);
   const book = loadPriceBook(v.prices);
   let all: UsageEvent[];
   if (v['no-ledger']) {

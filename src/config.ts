@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { PriceBook } from '../core/pricing.js';
-import { loadPriceOverrides } from '../prices/overrides.js';
-import { createPriceBook } from '../prices/price-book.js';
+import type { PriceBook } from './core/pricing.js';
+import { loadPriceOverrides } from './prices/overrides.js';
+import { createPriceBook } from './prices/price-book.js';
 
 /** `$TOKENLEDGER_HOME`, else `~/.tokenledger`. */
 export function tokenledgerHome(env: NodeJS.ProcessEnv = process.env): string {
