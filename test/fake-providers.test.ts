@@ -38,7 +38,7 @@ describe('fake Anthropic /v1/messages', () => {
     expect(msg.model).toBe(MODEL);
     expect(msg.role).toBe('assistant');
     expect(msg.stop_reason).toBe('end_turn');
-    expect(msg.content).toEqual([{ type: 'text', text: 'Four words of text.', citations: null }]);
+    expect(msg.content).toEqual([{ type: 'text', text: 'Four words of text.' }]);
     expect(msg.usage).toMatchObject({
       input_tokens: 12,
       output_tokens: 77,

@@ -319,3 +319,18 @@ function duration(ms: number): string {
   const parts = units.filter(([v]) => v > 0).slice(0, 2);
   return parts.length ? parts.map(([v, u]) => `${v}${u}`).join(' ') : '0s';
 }
+
+/** A budget applies to a call but its store failed: the call is refused (fail-closed). */
+export class BudgetStoreError extends Error {
+  override readonly name = 'BudgetStoreError';
+  readonly code = 'BUDGET_UNAVAILABLE';
+  constructor(
+    readonly budgetId: string,
+    cause: unknown,
+  ) {
+    super(
+      `budget "${budgetId}" cannot be checked (${cause instanceof Error ? cause.message : String(cause)}): the call was not sent`,
+      { cause },
+    );
+  }
+}

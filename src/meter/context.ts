@@ -138,6 +138,20 @@ function enter(outer: Scope | undefined, attrs: MeterAttrs): Scope {
  */
 export function attributionOf(scope: MeterScope | undefined): Attribution {
   if (!scope) return {};
+  // Scopes are immutable: map each once, hand out copies (every call of a scope needs one).
+  let cached = ATTRIBUTIONS.get(scope);
+  if (!cached) {
+    cached = mapScope(scope);
+    ATTRIBUTIONS.set(scope, cached);
+  }
+  const a = { ...cached };
+  if (cached.tags) a.tags = { ...cached.tags };
+  return a;
+}
+
+const ATTRIBUTIONS = new WeakMap<MeterScope, Attribution>();
+
+function mapScope(scope: MeterScope): Attribution {
   const { attrs } = scope;
   const a: Attribution = { run: attrs.run, agentPath: scope.agentPath, agentName: attrs.agent ?? 'main' };
   if (scope.agentId) a.agentId = scope.agentId;

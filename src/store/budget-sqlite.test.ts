@@ -240,7 +240,7 @@ describe('the SQLite file', () => {
     ledger.close();
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
     // A budget store opened first does not stop the ledger from migrating the file.
     const fresh = join(tempDir(), 'fresh.db');

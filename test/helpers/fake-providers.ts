@@ -466,7 +466,7 @@ function anthropicMessage(ctx: Ctx, phase: 'start' | 'final'): Json {
     type: 'message',
     role: 'assistant',
     model: modelOf(ctx),
-    content: phase === 'start' ? [] : [{ type: 'text', text: textOf(ctx), citations: null }],
+    content: phase === 'start' ? [] : [{ type: 'text', text: textOf(ctx) }],
     stop_reason: phase === 'start' ? null : 'end_turn',
     stop_sequence: null,
     usage: anthropicUsage(ctx, phase),
@@ -490,7 +490,7 @@ function anthropicStream(ctx: Ctx): Sse[] {
     sse('content_block_start', {
       type: 'content_block_start',
       index: 0,
-      content_block: { type: 'text', text: '', citations: null },
+      content_block: { type: 'text', text: '' },
     }),
     sse('ping', { type: 'ping' }),
     ...pieces(textOf(ctx)).map((text) =>
