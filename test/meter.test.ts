@@ -429,9 +429,15 @@ describe('fail-open metering', () => {
       onError: (e) => errors.push(e),
     });
     const anthropic = meter.wrap(anthropicClient());
+    const budget = meter.budget({ scope: {}, limitUsd: 100, window: 'run' });
     const msg = await anthropic.messages.create(ask());
     expect(msg.content[0]).toMatchObject({ type: 'text' });
     expect(errors.map(String)).toContain('Error: price data unreadable');
+    // The call could not be priced, so the budget keeps its worst case (reserved at the
+    // conservative card: the broken book is treated as not knowing the model), nothing stays reserved.
+    const s = budget.status()!;
+    expect(s.reservedUsd).toBe(0);
+    expect(s.spentUsd).toBeGreaterThan(256 * 75e-6); // at least the 256 output tokens at $75/MTok
   });
 
   it('stores neither the prompt, the completion nor the API key', async () => {

@@ -13,9 +13,12 @@ import {
   budgetId,
   budgetKeys,
   budgetLimitNano,
+  GATEWAY_KEY_TAG,
+  TENANT_TAG,
   windowMs,
 } from '../core/budget.js';
 import type { Attribution, UsageEvent } from '../core/event.js';
+import type { Outcome } from '../core/insights/outcomes.js';
 import { type NanoUsd, nanoToUsd } from '../core/money.js';
 import { costOf, type PriceBook, priceEvent } from '../core/pricing.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
@@ -137,6 +140,17 @@ export interface RecordInput {
   /** Extra attribution for this event, laid over the current scope's. */
   attrs?: MeterAttrs;
   status?: string;
+}
+
+/** Input of {@link Meter.outcome}: how a run ended. */
+export interface OutcomeInput {
+  success: boolean;
+  /** A quality score (any scale; insights average it). */
+  score?: number;
+  /** Units of output (tickets closed, pages written), for the cost per unit. */
+  units?: number;
+  /** What this success is worth in dollars (else `--value-per-success`). */
+  valueUsd?: number;
 }
 
 /** What a tracked function's result says it used, in canonical buckets. */
@@ -291,8 +305,13 @@ export class Meter {
       id,
       status: (values) => {
         const attribution = this.#attributionFor(this.current());
-        for (const [d, v] of Object.entries(values ?? {}))
-          attribution[d === 'agent' ? 'agentName' : (d as BudgetDimension & keyof Attribution)] = v;
+        for (const [d, v] of Object.entries(values ?? {})) {
+          if (v === undefined) continue;
+          // tenant and key live in tags (the gateway sets them); agent is the agent's name.
+          if (d === 'tenant' || d === 'key')
+            attribution.tags = { ...attribution.tags, [d === 'tenant' ? TENANT_TAG : GATEWAY_KEY_TAG]: v };
+          else attribution[d === 'agent' ? 'agentName' : (d as BudgetDimension & keyof Attribution)] = v;
+        }
         const key = budgetKeys(frozen, attribution, this.#now())[0];
         if (!key || !this.#budgetStore) return undefined;
         const u = this.#budgetStore.usage(key.key);
@@ -401,6 +420,8 @@ export class Meter {
       return event;
     } catch (err) {
       this.#onError(err);
+      // The call happened but could not be priced or recorded: budgets keep its worst case.
+      this.#settle(ticket, ticket.worstNano);
       return undefined;
     }
   }
@@ -544,6 +565,49 @@ export class Meter {
         return result;
       }),
     );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outcomes
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Records how a run ended, for the cost per success, per unit and ROI of `tokenledger insights`.
+   * One verdict per run: a later one for the same run replaces it. Written to the ledger at once.
+   * Throws a `TypeError` for invalid arguments (a developer error); a storage failure is never
+   * thrown: it goes to `onError` and `undefined` is returned.
+   *
+   * @example
+   * await meter.run({ run: 'ticket-812', agent: 'triage' }, () => triage(ticket));
+   * meter.outcome('ticket-812', { success: true, units: 1, valueUsd: 4 });
+   */
+  outcome(run: string, result: OutcomeInput): Outcome | undefined {
+    if (typeof run !== 'string' || run.trim() === '')
+      throw new TypeError('outcome: run must be a non-empty string (the run id the calls were made under)');
+    if (result === null || typeof result !== 'object')
+      throw new TypeError('outcome: the second argument must be { success, score?, units?, valueUsd? }');
+    if (typeof result.success !== 'boolean') throw new TypeError('outcome: success must be true or false');
+    const finite = (name: string, v: unknown, min?: number) => {
+      if (v === undefined) return;
+      if (typeof v !== 'number' || !Number.isFinite(v) || (min !== undefined && v < min))
+        throw new TypeError(
+          `outcome: ${name} must be a finite number${min !== undefined ? ` ≥ ${min}` : ''}, got ${String(v)}`,
+        );
+    };
+    finite('score', result.score);
+    finite('units', result.units, 0);
+    finite('valueUsd', result.valueUsd);
+    const o: Outcome = { run, success: result.success, ts: this.#now(), source: 'meter' };
+    if (result.score !== undefined) o.score = result.score;
+    if (result.units !== undefined) o.units = result.units;
+    if (result.valueUsd !== undefined) o.valueUsd = result.valueUsd;
+    try {
+      this.ledger.putOutcomes([o]);
+      return o;
+    } catch (err) {
+      this.#onError(err);
+      return undefined;
+    }
   }
 
   // -------------------------------------------------------------------------------------------

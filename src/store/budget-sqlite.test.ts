@@ -13,7 +13,7 @@ import {
   dollarsToNano,
 } from '../core/budget.js';
 import { SqliteBudgetStore } from './budget-sqlite.js';
-import { openSqliteLedger } from './sqlite.js';
+import { MIGRATIONS, openSqliteLedger } from './sqlite.js';
 
 const CENT = 10_000_000; // nano-dollars
 const DOLLAR = 100 * CENT;
@@ -240,7 +240,7 @@ describe('the SQLite file', () => {
     ledger.close();
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     raw.close();
     // A budget store opened first does not stop the ledger from migrating the file.
     const fresh = join(tempDir(), 'fresh.db');

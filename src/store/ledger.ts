@@ -1,8 +1,9 @@
 import type { Aggregate, EventFilter, GroupBy } from '../core/aggregate.js';
 import type { Attribution, EventCost, EventOrigin, Problem, SourceKind, UsageEvent } from '../core/event.js';
+import type { Outcome } from '../core/insights/outcomes.js';
 import type { RunSummary } from '../core/run.js';
 
-export type { EventOrigin };
+export type { EventOrigin, Outcome };
 
 /** How far a file has been read, so the next ingest reads only what was appended. */
 export interface FileState {
@@ -96,5 +97,14 @@ export interface LedgerStore {
    * returns the new cost, or `null` to keep the stored one (e.g. estimates a source made).
    */
   reprice(price: (e: UsageEvent) => EventCost | null): number;
+  /**
+   * Stores run outcomes, one per run id: a later verdict for the same run replaces the stored one
+   * (last write wins; within one call, the last of the list). An outcome equal to the stored one
+   * (success, score, units and value) is left as it was, so importing a file again changes nothing.
+   * `ts` defaults to now. Returns how many outcomes were new or changed.
+   */
+  putOutcomes(outcomes: Outcome[]): number;
+  /** Every stored outcome, by run id. */
+  outcomes(): Outcome[];
   close(): void;
 }

@@ -15,7 +15,7 @@ import {
 import type { Attribution, EventCost, EventOrigin, Problem, UsageEvent } from '../core/event.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
 import type { FileState, IngestBatch, LedgerStore, StoredEvent } from './ledger.js';
-import { MIGRATIONS, openSqliteLedger } from './sqlite.js';
+import { eventParams, eventValues, INSERT_COLUMNS, MIGRATIONS, openSqliteLedger } from './sqlite.js';
 
 // vitest.config.ts sets TZ=UTC: SQLite's 'localtime' and JS local dates are UTC dates here.
 
@@ -879,5 +879,52 @@ describe('schema migrations', () => {
       'events_ts',
     ]);
     raw.close();
+  });
+});
+
+describe('positional insert values', () => {
+  it('eventValues gives exactly the named parameters, in INSERT_COLUMNS order', () => {
+    const se: StoredEvent = {
+      event: {
+        id: 'x1',
+        ts: 1_700_000_000_123,
+        source: 'meter',
+        provider: 'anthropic',
+        model: 'claude-sonnet-4-5',
+        speed: 'fast',
+        usage: {
+          inputTokens: 1,
+          cacheReadTokens: 2,
+          cacheWrite5mTokens: 3,
+          cacheWrite1hTokens: 4,
+          outputTokens: 5,
+          reasoningTokens: 6,
+          unsplitTokens: 7,
+          webSearchRequests: 8,
+        },
+        cost: { nanoUsd: 9, priceSource: 'p', estimated: true, note: 'n' },
+        attribution: {
+          project: 'a',
+          session: 'b',
+          run: 'c',
+          workflow: 'd',
+          agentPath: 'e',
+          agentName: 'f',
+          agentType: 'g',
+          agentId: 'h',
+          agentDescription: 'i',
+          stage: 'j',
+          task: 'k',
+          user: 'l',
+          feature: 'm',
+          tags: { t: 'u' },
+          status: 'o',
+        },
+      },
+      origin: { rank: 3, firstTs: 10, file: '/f', line: 11 },
+    };
+    const named = eventParams(se);
+    expect(eventValues(se)).toEqual(INSERT_COLUMNS.map((c) => named[c]));
+    expect(INSERT_COLUMNS).toHaveLength(Object.keys(named).length);
   });
 });

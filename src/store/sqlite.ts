@@ -4,8 +4,11 @@ import Database from 'better-sqlite3';
 import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
 import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
 import type { Attribution, Problem, UsageEvent } from '../core/event.js';
+import type { Outcome } from '../core/insights/outcomes.js';
+import { nanoToUsd, usdToNano } from '../core/money.js';
 import type { RunSummary } from '../core/run.js';
 import { totalInputTokens, type UsageBuckets } from '../core/usage.js';
+import { ATTR_COLUMNS } from './columns.js';
 import type {
   FileState,
   IngestBatch,
@@ -84,23 +87,11 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX events_session ON events(session) WHERE session IS NOT NULL;
    CREATE INDEX events_agent_id ON events(agent_id) WHERE agent_id IS NOT NULL;
    CREATE INDEX events_run ON events(run) WHERE run IS NOT NULL;`,
-];
-
-const ATTR_COLUMNS: [keyof Attribution, string][] = [
-  ['project', 'project'],
-  ['session', 'session'],
-  ['run', 'run'],
-  ['workflow', 'workflow'],
-  ['agentPath', 'agent_path'],
-  ['agentName', 'agent_name'],
-  ['agentType', 'agent_type'],
-  ['agentId', 'agent_id'],
-  ['agentDescription', 'agent_desc'],
-  ['stage', 'stage'],
-  ['task', 'task'],
-  ['user', 'user'],
-  ['feature', 'feature'],
-  ['status', 'status'],
+  // Outcomes: one verdict per run (or trace), last write wins. Value in integer nano-dollars.
+  `CREATE TABLE outcomes (
+     run TEXT PRIMARY KEY, success INTEGER NOT NULL, score REAL, units REAL, value_nano INTEGER,
+     ts INTEGER NOT NULL, source TEXT
+   );`,
 ];
 
 interface EventRow {
@@ -126,7 +117,82 @@ interface EventRow {
   [col: string]: unknown;
 }
 
-function eventParams(s: StoredEvent): Record<string, unknown> {
+// What a larger snapshot of the same call replaces: its usage and therefore its cost.
+const USAGE_COLUMNS = [
+  'model',
+  'speed',
+  'input_tokens',
+  'cache_read_tokens',
+  'cache_write_5m_tokens',
+  'cache_write_1h_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'web_search_requests',
+  'unsplit_tokens',
+  'cost_nano',
+  'price_source',
+  'estimated',
+  'cost_note',
+];
+// What a better-placed copy of the same call replaces: who made it, and where it was read.
+const PLACEMENT_COLUMNS = [
+  'tags',
+  'attr_rank',
+  'attr_first_ts',
+  'attr_file',
+  'attr_line',
+  'ts',
+  ...ATTR_COLUMNS.map(([, c]) => c),
+];
+/** The insert's columns, in the order {@link eventValues} gives their values. */
+export const INSERT_COLUMNS: readonly string[] = [
+  'id',
+  'source',
+  'provider',
+  ...USAGE_COLUMNS,
+  ...PLACEMENT_COLUMNS,
+];
+
+/**
+ * An event's values in {@link INSERT_COLUMNS} order, built without the named-parameter object:
+ * the insert of every new event runs this (a test checks it against `eventParams`).
+ */
+export function eventValues(s: StoredEvent): unknown[] {
+  const e = s.event;
+  const u = e.usage;
+  const c = e.cost;
+  const a = e.attribution;
+  const o = s.origin;
+  const values: unknown[] = [
+    e.id,
+    e.source,
+    e.provider,
+    e.model,
+    e.speed ?? null,
+    u.inputTokens,
+    u.cacheReadTokens,
+    u.cacheWrite5mTokens,
+    u.cacheWrite1hTokens,
+    u.outputTokens,
+    u.reasoningTokens,
+    u.webSearchRequests,
+    u.unsplitTokens,
+    c.nanoUsd,
+    c.priceSource,
+    c.estimated ? 1 : 0,
+    c.note ?? null,
+    a.tags ? JSON.stringify(a.tags) : null,
+    o.rank,
+    o.firstTs,
+    o.file,
+    o.line,
+    e.ts,
+  ];
+  for (const [k] of ATTR_COLUMNS) values.push(a[k] ?? null);
+  return values;
+}
+
+export function eventParams(s: StoredEvent): Record<string, unknown> {
   const e = s.event;
   const u = e.usage;
   const p: Record<string, unknown> = {
@@ -267,34 +333,9 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
     migrate(db);
   }
 
-  // What a larger snapshot of the same call replaces: its usage and therefore its cost.
-  const usageCols = [
-    'model',
-    'speed',
-    'input_tokens',
-    'cache_read_tokens',
-    'cache_write_5m_tokens',
-    'cache_write_1h_tokens',
-    'output_tokens',
-    'reasoning_tokens',
-    'web_search_requests',
-    'unsplit_tokens',
-    'cost_nano',
-    'price_source',
-    'estimated',
-    'cost_note',
-  ];
-  // What a better-placed copy of the same call replaces: who made it, and where it was read.
-  const attrCols = [
-    'tags',
-    'attr_rank',
-    'attr_first_ts',
-    'attr_file',
-    'attr_line',
-    'ts',
-    ...ATTR_COLUMNS.map(([, c]) => c),
-  ];
-  const cols = ['id', 'source', 'provider', ...usageCols, ...attrCols];
+  const usageCols = USAGE_COLUMNS;
+  const attrCols = PLACEMENT_COLUMNS;
+  const cols = INSERT_COLUMNS;
   const stmts = opts.readonly
     ? null
     : {
@@ -387,14 +428,14 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       });
     }
     for (const se of batch.events) {
-      const params = eventParams(se);
       // Positional binding: better-sqlite3 binds an array faster than an object of 40 names.
-      if (s.insertNew.run(cols.map((c) => params[c])).changes === 1) {
+      if (s.insertNew.run(eventValues(se)).changes === 1) {
         stats.inserted++;
         continue;
       }
       const existing = s.find.get(se.event.id);
       if (!existing) continue; // unreachable: the conflict means the row exists
+      const params = eventParams(se);
       const u = se.event.usage;
       let changed = false;
       if (largerSnapshot(u, existing)) {
@@ -582,10 +623,85 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       })();
       return changed;
     },
+    putOutcomes(outcomes) {
+      const find = db.prepare<[string], OutcomeRow>('SELECT * FROM outcomes WHERE run = ?');
+      const upsert = db.prepare(
+        `INSERT INTO outcomes (run, success, score, units, value_nano, ts, source)
+         VALUES (@run, @success, @score, @units, @value_nano, @ts, @source)
+         ON CONFLICT(run) DO UPDATE SET success = excluded.success, score = excluded.score, units = excluded.units,
+           value_nano = excluded.value_nano, ts = excluded.ts, source = excluded.source`,
+      );
+      // Within one call the last verdict for a run wins: write that one only.
+      const last = new Map<string, Outcome>();
+      for (const o of outcomes) {
+        last.delete(o.run);
+        last.set(o.run, o);
+      }
+      const now = Date.now();
+      let changed = 0;
+      db.transaction(() => {
+        for (const o of last.values()) {
+          const row = outcomeParams(o, now);
+          const cur = find.get(o.run);
+          if (
+            cur &&
+            cur.success === row.success &&
+            cur.score === row.score &&
+            cur.units === row.units &&
+            cur.value_nano === row.value_nano
+          )
+            continue;
+          upsert.run(row);
+          changed++;
+        }
+        if (changed > 0) bump();
+      }).immediate();
+      return changed;
+    },
+    outcomes() {
+      // A read-only ledger of an older version has no outcomes table yet: it has no outcomes.
+      const exists = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outcomes'")
+        .get();
+      if (!exists) return [];
+      const rows = db.prepare('SELECT * FROM outcomes ORDER BY run').all() as OutcomeRow[];
+      return rows.map(rowToOutcome);
+    },
     close() {
       db.close();
     },
   };
+}
+
+interface OutcomeRow {
+  run: string;
+  success: number;
+  score: number | null;
+  units: number | null;
+  value_nano: number | null;
+  ts: number;
+  source: string | null;
+}
+
+function outcomeParams(o: Outcome, now: number): OutcomeRow {
+  return {
+    run: o.run,
+    success: o.success ? 1 : 0,
+    score: o.score ?? null,
+    units: o.units ?? null,
+    value_nano: o.valueUsd === undefined ? null : usdToNano(o.valueUsd),
+    ts: o.ts ?? now,
+    source: o.source ?? null,
+  };
+}
+
+function rowToOutcome(r: OutcomeRow): Outcome {
+  const o: Outcome = { run: r.run, success: r.success === 1, ts: r.ts };
+  if (r.score !== null) o.score = r.score;
+  if (r.units !== null) o.units = r.units;
+  if (r.value_nano !== null) o.valueUsd = nanoToUsd(r.value_nano);
+  if (r.source !== null) o.source = r.source;
+  return o;
 }
 
 /** The same call seen again with more tokens is a later snapshot of it (streaming, a growing run). */

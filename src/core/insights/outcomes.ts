@@ -39,6 +39,10 @@ export interface Outcome {
   units?: number;
   /** What this success is worth, in dollars (overrides `valuePerSuccessUsd`). */
   valueUsd?: number;
+  /** When the verdict was recorded (epoch ms); the ledger sets it when absent. Not used in the figures. */
+  ts?: number;
+  /** Where the verdict came from (`meter`, an import file). Not used in the figures. */
+  source?: string;
 }
 
 export interface OutcomeOptions {
