@@ -41,11 +41,39 @@ export function parseCount(flag: string, value: string | undefined): number {
   return Number(value);
 }
 
-export type OutputFormat = 'table' | 'json' | 'csv' | 'markdown';
+/** `table` is `--format terminal`, the default. */
+export type OutputFormat = 'table' | 'json' | 'csv' | 'markdown' | 'html' | 'mermaid';
 
-export function outputFormat(v: { json?: boolean; csv?: boolean; markdown?: boolean }): OutputFormat {
-  const chosen = (['json', 'csv', 'markdown'] as const).filter((f) => v[f]);
-  if (chosen.length > 1)
-    throw new UsageError(`choose one output format, not ${chosen.map((f) => `--${f}`).join(' and ')}`);
-  return chosen[0] ?? 'table';
+const FORMAT_NAMES: Record<string, OutputFormat> = {
+  terminal: 'table',
+  json: 'json',
+  csv: 'csv',
+  markdown: 'markdown',
+  html: 'html',
+  mermaid: 'mermaid',
+};
+
+/**
+ * The output format from `--format NAME` and its older aliases `--json`, `--csv`, `--markdown`;
+ * naming two different formats is a usage error (`--format json --json` is one).
+ */
+export function outputFormat(v: {
+  format?: string;
+  json?: boolean;
+  csv?: boolean;
+  markdown?: boolean;
+}): OutputFormat {
+  const chosen = new Map<OutputFormat, string>();
+  if (v.format !== undefined) {
+    const f = Object.hasOwn(FORMAT_NAMES, v.format) ? FORMAT_NAMES[v.format] : undefined;
+    if (!f)
+      throw new UsageError(
+        `--format takes one of ${Object.keys(FORMAT_NAMES).join(', ')}; got "${v.format}"`,
+      );
+    chosen.set(f, `--format ${v.format}`);
+  }
+  for (const f of ['json', 'csv', 'markdown'] as const) if (v[f] && !chosen.has(f)) chosen.set(f, `--${f}`);
+  if (chosen.size > 1)
+    throw new UsageError(`choose one output format, not ${[...chosen.values()].join(' and ')}`);
+  return [...chosen.keys()][0] ?? 'table';
 }

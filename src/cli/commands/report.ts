@@ -2,6 +2,10 @@ import { loadPriceBook } from '../../config.js';
 import type { EventFilter } from '../../core/aggregate.js';
 import { nanoToUsd } from '../../core/money.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
+import { dashboardData } from '../../report/dashboard.js';
+import { flowGraph } from '../../report/flow.js';
+import { renderDashboardHtml } from '../../report/html.js';
+import { renderMermaid } from '../../report/mermaid.js';
 import {
   renderProblemsTerminal,
   renderSpendCsv,
@@ -17,6 +21,7 @@ import {
 } from '../../report/runs.js';
 import { type SpendReport, spendNotes, spendReportJson } from '../../report/spend.js';
 import { outputFormat, parse, parseDay, parseGroupBy } from '../args.js';
+import { UsageError } from '../errors.js';
 import { gather } from '../gather.js';
 import { displayPath, type Io } from '../io.js';
 import { buildRunViews, RUN_OPTIONS, RUN_OPTIONS_HELP, runSettings, strictExit } from '../run-views.js';
@@ -31,7 +36,10 @@ spend grouped by one dimension, then each workflow run's stage waterfall and hea
   --by day|week|month|session|project|model|agent   grouping (default: day)
   --since DATE, --until DATE   local dates YYYY-MM-DD, both inclusive
   --project NAME               only this project (folder name under projects/)
-  --json | --csv | --markdown  machine-readable or pasteable output
+  --format FORMAT              terminal (default), json, csv, markdown, html (a self-contained
+                               dashboard: tokenledger report --format html > spend.html) or mermaid
+                               (the money flow run → agent → model as a Mermaid flowchart)
+  --json | --csv | --markdown  short for --format json|csv|markdown
   --no-ledger                  scan the files directly; read and write no ledger
   --ledger FILE                ledger file (default: $TOKENLEDGER_HOME/ledger.db, ~/.tokenledger/ledger.db)
   --prices FILE                price overrides (default: ~/.tokenledger/prices.json if present)
@@ -42,6 +50,7 @@ export const REPORT_OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   project: { type: 'string' },
+  format: { type: 'string' },
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
   markdown: { type: 'boolean' },
@@ -66,6 +75,8 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
   if (until) filter.until = until;
   if (v.project) filter.project = v.project;
   const format = outputFormat(v);
+  if (runsOnly && (format === 'html' || format === 'mermaid'))
+    throw new UsageError(`runs has no --format ${format}; the dashboard and the money flow are report's`);
   const settings = runSettings(v);
   const { paths, explicit } = inputPaths(positionals, v['no-ledger'] !== true);
   if (paths.length === 0)
@@ -83,6 +94,7 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
     by,
     filter,
     inputShare: settings.inputShare,
+    breakdown: format === 'html' || format === 'mermaid',
   });
   // A run without a runId is known by its file; show that as the user would type it.
   const shown = (id: string, file: string) => (id === file ? displayPath(file) : id);
@@ -119,6 +131,24 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
     }
     case 'csv':
       io.out(renderSpendCsv(report));
+      break;
+    case 'html':
+      io.out(
+        renderDashboardHtml(
+          dashboardData({
+            source: report.source,
+            totals: report.totals,
+            notes: report.notes,
+            breakdown: g.breakdown!,
+            runs: views,
+            inputSharePct: sharePct,
+            problems,
+          }),
+        ),
+      );
+      break;
+    case 'mermaid':
+      io.out(renderMermaid(flowGraph(g.breakdown!), report.notes));
       break;
     case 'markdown':
       if (!runsOnly) io.out(renderSpendMarkdown(report));
