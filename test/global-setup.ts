@@ -22,8 +22,34 @@ function newestInput(): number {
   return newest;
 }
 
+/**
+ * The PostgreSQL tests need a server: when TOKENLEDGER_TEST_PG is not set and this machine can run
+ * one (PostgreSQL installed, root or passwordless sudo), `.ci/postgres.sh` starts it and the URL is
+ * handed to the test workers, so a plain `npm test` tests PostgreSQL too. Otherwise those tests are
+ * skipped locally (and fail under CI=true). TOKENLEDGER_TEST_PG=off skips the attempt.
+ */
+function ensurePostgres(): void {
+  if (process.env.TOKENLEDGER_TEST_PG) {
+    if (process.env.TOKENLEDGER_TEST_PG === 'off') delete process.env.TOKENLEDGER_TEST_PG;
+    return;
+  }
+  const installed = ['/usr/bin/pg_ctlcluster', '/usr/lib/postgresql'].some((p) => existsSync(p));
+  if (!installed) return;
+  try {
+    const url = execFileSync('bash', [join(root, '.ci', 'postgres.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    }).trim();
+    if (url) process.env.TOKENLEDGER_TEST_PG = url;
+  } catch (err) {
+    console.warn(`global-setup: no PostgreSQL for the tests (${String(err).split('\n')[0]})`);
+  }
+}
+
 /** The CLI tests run the BUILT CLI: build it once when dist is missing or older than src. */
 export default function setup(): void {
+  ensurePostgres();
   const main = join(root, 'dist', 'cli', 'main.js');
   if (existsSync(main) && statSync(main).mtimeMs >= newestInput()) return;
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
