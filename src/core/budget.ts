@@ -6,7 +6,10 @@ import { formatUsd, type NanoUsd, nanoToUsd, usdToNano } from './money.js';
  * itself (atomic reservations) lives in a {@link BudgetStore} such as `SqliteBudgetStore`.
  */
 
-/** The attribution dimensions a budget can be scoped to. */
+/**
+ * The attribution dimensions a budget can be scoped to. `tenant` and `key` are set by the gateway
+ * from the client's gateway key (tags {@link TENANT_TAG} and {@link GATEWAY_KEY_TAG}).
+ */
 export const BUDGET_DIMENSIONS = [
   'project',
   'user',
@@ -16,22 +19,31 @@ export const BUDGET_DIMENSIONS = [
   'agent',
   'task',
   'stage',
+  'tenant',
+  'key',
 ] as const;
 export type BudgetDimension = (typeof BUDGET_DIMENSIONS)[number];
+
+/** The tag holding an event's tenant (the gateway sets it from the key; a client cannot). */
+export const TENANT_TAG = 'tenant';
+/** The tag holding the id (never the secret) of the gateway key a call was made with. */
+export const GATEWAY_KEY_TAG = 'gatewayKey';
 
 /**
  * Where each dimension is read from an {@link Attribution}. `agent` is the agent's name (what
  * `report --by agent` groups by), not its per-instance id.
  */
-const ATTRIBUTION_FIELD: Record<BudgetDimension, keyof Attribution> = {
-  project: 'project',
-  user: 'user',
-  feature: 'feature',
-  session: 'session',
-  run: 'run',
-  agent: 'agentName',
-  task: 'task',
-  stage: 'stage',
+const ATTRIBUTION_VALUE: Record<BudgetDimension, (a: Attribution) => string | undefined> = {
+  project: (a) => a.project,
+  user: (a) => a.user,
+  feature: (a) => a.feature,
+  session: (a) => a.session,
+  run: (a) => a.run,
+  agent: (a) => a.agentName,
+  task: (a) => a.task,
+  stage: (a) => a.stage,
+  tenant: (a) => a.tags?.[TENANT_TAG],
+  key: (a) => a.tags?.[GATEWAY_KEY_TAG],
 };
 
 /** A scope value meaning "each distinct value separately". */
@@ -184,7 +196,7 @@ export function budgetKeys(spec: BudgetSpec, attribution: Attribution, nowMs: nu
     const want = spec.scope[d];
     if (want === undefined) continue;
     if (want === '') throw new RangeError(`budget ${id}: scope value of '${d}' is empty`);
-    const have = attribution[ATTRIBUTION_FIELD[d]];
+    const have = ATTRIBUTION_VALUE[d](attribution);
     if (typeof have !== 'string' || have === '') return [];
     if (want !== EACH && want !== have) return [];
     scope[d] = have;

@@ -19,12 +19,15 @@ export const DEFAULT_THRESHOLDS: readonly number[] = [50, 80, 100];
  *
  * Delivery is at most once: a process that claims an alert and then dies before posting it loses
  * that alert, which beats every process (or every restart) posting it again.
+ *
+ * A store may answer asynchronously (a network database, the gateway's `SharedLedger`): the
+ * dispatcher then finishes the claim in the background, still without delaying the caller.
  */
 export interface AlertStore {
   /** Atomically records that this alert is being sent; true only for the first claimant ever (across processes and restarts). */
-  claim(alertKey: string, nowMs: number): boolean;
+  claim(alertKey: string, nowMs: number): boolean | Promise<boolean>;
   /** Undo a claim whose delivery finally failed, so a later crossing can try again. */
-  unclaim(alertKey: string): void;
+  unclaim(alertKey: string): void | Promise<void>;
   close(): void;
 }
 
@@ -262,7 +265,7 @@ export class AlertDispatcher {
 
   private handle(kind: BudgetAlert['kind'], input: BudgetObservation): void {
     if (this.closed) return;
-    const { key, spec, limitNano, spentNano } = input;
+    const { key, limitNano, spentNano } = input;
     if (!isNano(limitNano) || !isNano(spentNano))
       throw new RangeError(
         `budget alert for "${key.budgetId}": limitNano and spentNano must be non-negative integers ` +
@@ -289,17 +292,58 @@ export class AlertDispatcher {
 
     const nowMs = this.now();
     const won: typeof reached = [];
-    try {
-      for (const r of reached) {
+    const took = (r: (typeof reached)[number], claimed: boolean) => {
+      if (claimed) won.push(r);
+      this.remember(r.alertKey);
+    };
+    // Claims in order; synchronous while the store answers synchronously, else the rest is chained.
+    const claimFrom = (from: number): void | Promise<void> => {
+      for (let i = from; i < reached.length; i++) {
+        const r = reached[i]!;
         if (this.known.has(r.alertKey)) continue;
-        if (this.store.claim(r.alertKey, Math.trunc(nowMs))) won.push(r);
-        this.remember(r.alertKey);
+        const claimed = this.store.claim(r.alertKey, Math.trunc(nowMs));
+        if (typeof claimed !== 'boolean')
+          return Promise.resolve(claimed).then((c) => {
+            took(r, c === true);
+            return claimFrom(i + 1);
+          });
+        took(r, claimed);
       }
+    };
+    // Without all its claims the message could be sent twice; give back what was taken.
+    const giveBack = () => this.release(won.map((r) => r.alertKey));
+    const send = () => this.sendClaimed(kind, input, highest, won, nowMs);
+    let pending: void | Promise<void>;
+    try {
+      pending = claimFrom(0);
     } catch (err) {
-      // Without all its claims the message could be sent twice; give back what was taken.
-      this.release(won.map((r) => r.alertKey));
+      giveBack();
       throw err;
     }
+    if (pending === undefined) {
+      send();
+      return;
+    }
+    const tracked: Promise<void> = pending
+      .then(
+        () => this.guard(send),
+        (err: unknown) => {
+          giveBack();
+          this.report(err);
+        },
+      )
+      .finally(() => this.inflight.delete(tracked));
+    this.inflight.add(tracked);
+  }
+
+  private sendClaimed(
+    kind: BudgetAlert['kind'],
+    input: BudgetObservation,
+    highest: { pct: number },
+    won: { pct: number; alertKey: string }[],
+    nowMs: number,
+  ): void {
+    const { key, spec, limitNano, spentNano } = input;
     if (won.length === 0) return;
     // Someone already sent a higher threshold: "reached 80%" after "reached 100%" would mislead.
     if (won[won.length - 1] !== highest) return;
@@ -414,7 +458,10 @@ export class AlertDispatcher {
   private release(alertKeys: string[]): void {
     for (const k of alertKeys) {
       this.known.delete(k);
-      this.guard(() => this.store.unclaim(k));
+      this.guard(() => {
+        const done = this.store.unclaim(k);
+        if (done instanceof Promise) done.catch((err: unknown) => this.report(err));
+      });
     }
   }
 

@@ -36,8 +36,11 @@ type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
 const WRAPPED = Symbol.for('tokenledger.wrapped');
 
-/** How one SDK endpoint is metered. */
-interface EndpointSpec {
+/**
+ * How one endpoint is metered: by the SDK wrappers here, and by the gateway (`src/gateway`), which
+ * feeds the same trackers the events it parses off the wire, so both read usage the same way.
+ */
+export interface EndpointSpec {
   provider: string;
   endpoint: string;
   size(params: unknown, opts: EstimateOptions): RequestSize;
@@ -49,7 +52,7 @@ interface EndpointSpec {
   prepare?(params: Rec): { params: Rec; injected: boolean };
 }
 
-interface StreamTracker {
+export interface StreamTracker {
   onItem(item: unknown): void;
   hide?(item: unknown): boolean;
   result(end: StreamEnd): CallResult;
@@ -261,7 +264,7 @@ function endStatus(end: StreamEnd): 'ok' | 'error' | 'aborted' {
   return end === 'complete' ? 'ok' : end;
 }
 
-const ANTHROPIC_MESSAGES: EndpointSpec = {
+export const ANTHROPIC_MESSAGES: EndpointSpec = {
   provider: 'anthropic',
   endpoint: 'anthropic.messages',
   size: (params, opts) => sizeAnthropicMessages(params, opts),
@@ -302,7 +305,7 @@ const ANTHROPIC_MESSAGES: EndpointSpec = {
   },
 };
 
-const OPENAI_CHAT: EndpointSpec = {
+export const OPENAI_CHAT: EndpointSpec = {
   provider: 'openai',
   endpoint: 'openai.chat.completions',
   size: (params, opts) => sizeOpenAIChat(params, opts),
@@ -349,7 +352,7 @@ const OPENAI_CHAT: EndpointSpec = {
   },
 };
 
-const OPENAI_RESPONSES: EndpointSpec = {
+export const OPENAI_RESPONSES: EndpointSpec = {
   provider: 'openai',
   endpoint: 'openai.responses',
   size: (params, opts) => sizeOpenAIResponses(params, opts),
