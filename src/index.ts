@@ -22,12 +22,17 @@ export { BudgetExceededError, BudgetStoreError } from './core/budget.js';
 export type { DelegationNode } from './core/delegation.js';
 export { buildDelegationTree } from './core/delegation.js';
 export type { Attribution, EventCost, EventOrigin, Problem, SourceKind, UsageEvent } from './core/event.js';
+export type { Outcome } from './core/insights/outcomes.js';
 export type { NanoUsd } from './core/money.js';
 export { formatUsd, nanoToUsd, usdToNano } from './core/money.js';
 export type { ModelRates, PriceBook, PriceQuote, PriceRequest, RateCard } from './core/pricing.js';
 export { costOf, priceEvent } from './core/pricing.js';
 export type { UsageBuckets } from './core/usage.js';
 export { cacheWriteTokens, emptyUsage, totalInputTokens, totalTokens } from './core/usage.js';
+export { hashKey, newGatewayKey } from './gateway/keys.js';
+export type { GatewayOptions } from './gateway/server.js';
+export { createGateway, lineWriter } from './gateway/server.js';
+export { openSqliteSharedThreaded } from './gateway/sqlite-thread.js';
 export type { DirectScan, IngestResult } from './ingest/claude.js';
 export { ingestClaude, scanClaudeDirect } from './ingest/claude.js';
 export type { AiSdkMiddleware } from './meter/ai-sdk.js';
@@ -40,6 +45,7 @@ export type {
   BudgetHandle,
   MeterCacheOptions,
   MeterOptions,
+  OutcomeInput,
   RecordInput,
   TrackedUsage,
 } from './meter/meter.js';
@@ -55,4 +61,7 @@ export { ClaudeMerge } from './sources/claude-merge.js';
 export { SqliteAlertStore } from './store/alert-sqlite.js';
 export { SqliteBudgetStore } from './store/budget-sqlite.js';
 export type { FileState, LedgerFilter, LedgerStore } from './store/ledger.js';
+export { openPostgresShared } from './store/postgres.js';
+export type { GatewayKey, SharedFilter, SharedLedger } from './store/shared.js';
+export { openSqliteShared } from './store/shared.js';
 export { openSqliteLedger } from './store/sqlite.js';

@@ -4,13 +4,23 @@ import { EXIT } from './errors.js';
 import { type Io, processIo } from './io.js';
 
 async function fullHelp(): Promise<string> {
-  const [{ INGEST_HELP }, { PRICES_HELP }, { REPORT_HELP, RUNS_HELP }, { SESSION_HELP, TREE_HELP }] =
-    await Promise.all([
-      import('./commands/ingest.js'),
-      import('./commands/prices.js'),
-      import('./commands/report.js'),
-      import('./commands/session.js'),
-    ]);
+  const [
+    { INGEST_HELP },
+    { PRICES_HELP },
+    { REPORT_HELP, RUNS_HELP },
+    { SESSION_HELP, TREE_HELP },
+    { INSIGHTS_HELP },
+    { WHATIF_HELP },
+    { OUTCOMES_HELP },
+  ] = await Promise.all([
+    import('./commands/ingest.js'),
+    import('./commands/prices.js'),
+    import('./commands/report.js'),
+    import('./commands/session.js'),
+    import('./commands/insights.js'),
+    import('./commands/whatif.js'),
+    import('./commands/outcomes.js'),
+  ]);
   return `tokenledger — what your AI agents spent, by agent, model, session and day
 
 Usage:
@@ -20,6 +30,11 @@ Usage:
   tokenledger session ID         a session's sub-agent delegation tree
   tokenledger tree ID            a run's or trace's (or session's) delegation tree
   tokenledger prices MODEL       the rates that apply to a model, and why
+  tokenledger insights           what to change: cost leader, cheaper-model candidates, trends, projection
+  tokenledger whatif --model M   a slice of the ledger re-priced at another model (an estimate)
+  tokenledger outcomes import F  record how runs ended (CSV/JSONL), for cost per success and ROI
+  tokenledger gateway            metering proxy for the Anthropic and OpenAI APIs (budgets, keys, spend API)
+  tokenledger keys create        a gateway key for a tenant, with a budget (also keys list, keys revoke)
 
 Run 'tokenledger COMMAND --help' for a command's options.
 
@@ -34,6 +49,12 @@ ${SESSION_HELP}
 ${TREE_HELP}
 
 ${PRICES_HELP}
+
+${INSIGHTS_HELP}
+
+${WHATIF_HELP}
+
+${OUTCOMES_HELP}
 
 Exit codes: 0 done, 1 failed, 2 usage error; with --strict, 3 a run is degraded, 4 a run fails
 its invariant (4 wins when both).`;
@@ -51,6 +72,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     return (argv, io) => treeCommand(argv, io);
   },
   prices: async () => (await import('./commands/prices.js')).pricesCommand,
+  insights: async () => (await import('./commands/insights.js')).insightsCommand,
+  whatif: async () => (await import('./commands/whatif.js')).whatifCommand,
+  outcomes: async () => (await import('./commands/outcomes.js')).outcomesCommand,
+  gateway: async () => (await import('./commands/gateway.js')).gatewayCommand,
+  keys: async () => (await import('./commands/keys.js')).keysCommand,
 };
 
 function version(): string {
