@@ -36,6 +36,8 @@ export interface GatherOptions {
   explicit: boolean;
   noLedger: boolean;
   ledger?: string;
+  /** A shared store (`postgres://…`): its events are reported; no file is read. */
+  store?: string;
   book: PriceBook;
   by: GroupBy;
   filter: EventFilter;
@@ -106,6 +108,7 @@ function runMatches(run: RunSummary, f: EventFilter): boolean {
 }
 
 export async function gather(o: GatherOptions): Promise<Gathered> {
+  if (o.store) return gatherShared(o, o.store);
   if (o.noLedger) {
     const scan = await scanWithProgress(o.paths, o.book, o.inputShare);
     const runs = scan.runs.filter((r) => runMatches(r, o.filter));
@@ -137,5 +140,29 @@ export async function gather(o: GatherOptions): Promise<Gathered> {
     };
   } finally {
     ledger.close();
+  }
+}
+
+/**
+ * A shared store (the gateway's PostgreSQL ledger): what gateways and meters recorded there. Files
+ * are not ingested into it (that is `tokenledger ingest` on a local ledger), and it holds no runs.
+ */
+async function gatherShared(o: GatherOptions, location: string): Promise<Gathered> {
+  const { openSharedStore, displayLocation } = await import('../gateway/store.js');
+  const store = await openSharedStore(location);
+  try {
+    const agg = await store.aggregate(o.by, o.filter);
+    const out: Gathered = {
+      agg,
+      problems: [],
+      source: `store ${displayLocation(store.location)}`,
+      runs: [],
+      runEvents: [],
+      pool: [],
+    };
+    if (o.breakdown) out.breakdown = breakdown(await store.events(o.filter), o.filter);
+    return out;
+  } finally {
+    await store.close();
   }
 }

@@ -42,6 +42,7 @@ spend grouped by one dimension, then each workflow run's stage waterfall and hea
   --json | --csv | --markdown  short for --format json|csv|markdown
   --no-ledger                  scan the files directly; read and write no ledger
   --ledger FILE                ledger file (default: $TOKENLEDGER_HOME/ledger.db, ~/.tokenledger/ledger.db)
+  --store postgres://…         report a shared PostgreSQL store (what gateways and meters wrote there)
   --prices FILE                price overrides (default: ~/.tokenledger/prices.json if present)
 ${RUN_OPTIONS_HELP}`;
 
@@ -56,6 +57,7 @@ export const REPORT_OPTIONS = {
   markdown: { type: 'boolean' },
   'no-ledger': { type: 'boolean' },
   ledger: { type: 'string' },
+  store: { type: 'string' },
   prices: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...RUN_OPTIONS,
@@ -78,8 +80,12 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
   if (runsOnly && (format === 'html' || format === 'mermaid'))
     throw new UsageError(`runs has no --format ${format}; the dashboard and the money flow are report's`);
   const settings = runSettings(v);
-  const { paths, explicit } = inputPaths(positionals, v['no-ledger'] !== true);
-  if (paths.length === 0)
+  if (v.store && (v['no-ledger'] || v.ledger || positionals.length > 0))
+    throw new UsageError('--store reports a shared store: it takes no PATH, --ledger or --no-ledger');
+  const { paths, explicit } = v.store
+    ? { paths: [], explicit: false }
+    : inputPaths(positionals, v['no-ledger'] !== true);
+  if (paths.length === 0 && !v.store)
     io.err(
       'tokenledger: no Claude Code logs found; reporting what the ledger holds (live meter, earlier ingests)',
     );
@@ -90,6 +96,7 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
     explicit,
     noLedger: v['no-ledger'] === true,
     ...(v.ledger ? { ledger: v.ledger } : {}),
+    ...(v.store ? { store: v.store } : {}),
     book,
     by,
     filter,
