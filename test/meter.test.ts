@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { BudgetExceededError } from '../src/core/budget.js';
 import type { UsageEvent } from '../src/core/event.js';
 import { createMeter, type Meter, type MeterOptions } from '../src/meter/meter.js';
 import type { LedgerStore } from '../src/store/ledger.js';
+import { openSqliteLedger } from '../src/store/sqlite.js';
 import { runCli } from './helpers/cli.js';
 import { type FakeProviders, startFakeProviders } from './helpers/fake-providers.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
@@ -603,5 +605,36 @@ describe('clients that are not Stainless SDKs', () => {
     const [e] = events(meter);
     // 1000×$1 + 100×$5 per MTok = 1,500 µ$
     expect(e!.cost.nanoUsd).toBe(1_500_000);
+  });
+});
+
+describe('process exit', () => {
+  it('events still buffered when a process exits without close() are written', async () => {
+    const home = tempDir();
+    const file = join(home, 'exit.db');
+    const script = join(home, 'exit.mjs');
+    const dist = new URL('../dist/meter/meter.js', import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { createMeter } from '${dist}';
+       const meters = Array.from({ length: 12 }, () => createMeter({ ledger: ${JSON.stringify(file)}, flushIntervalMs: 60000 }));
+       meters.forEach((m, i) => m.record({ id: 'exit-' + i, model: 'gpt-4.1-mini', usage: { inputTokens: 1000 } }));
+       process.exit(0);`,
+    );
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toContain('MaxListenersExceededWarning');
+    const ledger = openSqliteLedger(file);
+    try {
+      // 12 meters, 12 events, none closed: the one exit listener flushed them all.
+      expect(
+        ledger
+          .events()
+          .map((e) => e.id)
+          .sort(),
+      ).toEqual(Array.from({ length: 12 }, (_, i) => `exit-${i}`).sort());
+    } finally {
+      ledger.close();
+    }
   });
 });

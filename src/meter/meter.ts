@@ -167,6 +167,13 @@ interface TrackFrame {
 
 const MAX_PENDING = 100_000;
 
+// One exit listener for every open meter (not one each: many meters would trip Node's listener
+// warning). better-sqlite3 writes synchronously, so what is still buffered is written at exit.
+const openMeters = new Set<Meter>();
+function flushOpenMeters(): void {
+  for (const m of openMeters) m.flush();
+}
+
 /**
  * The live meter: wraps SDK clients, keeps who-is-spending context, enforces budgets and writes
  * every call to the ledger. Create one per process with {@link createMeter}.
@@ -193,7 +200,6 @@ export class Meter {
   #pending: StoredEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly #onExit = () => this.flush();
 
   constructor(opts: MeterOptions = {}) {
     this.#onError = guardHook(
@@ -223,7 +229,8 @@ export class Meter {
       if (!(opts.cache.ttlMs > 0)) throw new RangeError('cache.ttlMs must be a positive number of ms');
       this.#cache = { ...opts.cache, store: opts.cache.store ?? new MemoryResponseCache() };
     }
-    process.on('exit', this.#onExit);
+    openMeters.add(this);
+    if (openMeters.size === 1) process.on('exit', flushOpenMeters);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -636,7 +643,8 @@ export class Meter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    process.off('exit', this.#onExit);
+    openMeters.delete(this);
+    if (openMeters.size === 0) process.off('exit', flushOpenMeters);
     this.flush();
     try {
       await this.#alerts?.close();
