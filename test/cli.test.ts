@@ -319,7 +319,7 @@ describe.each(MODES)('report --json with %s', (_name, mode) => {
     expect(r.notes.some((n) => n.startsWith('UNPRICED: 1 event(s) of acme-llm-9'))).toBe(true);
     const table = await cli(['report', join(home, 'logs'), '--by', 'model', ...mode()]);
     expect(table.stdout).toMatch(/acme-llm-9 .* \$0\.00 \+1 unpriced/);
-    expect(table.stdout).toMatch(/Total .* \$0\.00 \+1 unpriced/); // $0.0045 rounds to $0.00 in the table
+    expect(table.stdout).toMatch(/Total .* \$0\.0045 \+1 unpriced/); // sub-cent: two significant figures, not $0.00
   });
 
   it('writes no colour codes when stdout is not a terminal', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  formatCost,
   formatUsd,
   groupThousands,
   NANO_PER_USD,
@@ -109,5 +110,18 @@ describe('usdToNano / nanoToUsd', () => {
     expect(usdToNano(0.1 + 0.2)).toBe(300_000_000);
     expect(usdToNano(0.4725)).toBe(472_500_000);
     expect(nanoToUsd(1_500_000_000)).toBe(1.5);
+  });
+});
+
+describe('formatCost', () => {
+  it('shows cents, and two significant figures where cents would read $0.00', () => {
+    expect(formatCost(0)).toBe('$0.00');
+    expect(formatCost(12_340_000_000)).toBe('$12.34');
+    expect(formatCost(5_000_000)).toBe('$0.01'); // half a cent rounds up to a cent: cents are exact enough
+    expect(formatCost(4_999_999)).toBe('$0.0050');
+    expect(formatCost(3_680_000)).toBe('$0.0037');
+    expect(formatCost(226_000)).toBe('$0.00023');
+    expect(formatCost(1)).toBe('$0.000000001');
+    expect(formatCost(-3_680_000)).toBe('-$0.0037');
   });
 });

@@ -42,6 +42,20 @@ export function formatUsd(n: NanoUsd, digits = 2): string {
   return `${neg && units > 0 ? '-' : ''}$${groupThousands(whole)}${frac}`;
 }
 
+/**
+ * A cost for a table cell: cents, except an amount that cents would show as $0.00 (or hide a
+ * sign) gets two significant figures, so a live meter's sub-cent calls never read as free.
+ *
+ * @example formatCost(3_680_000) // '$0.0037'  ·  formatCost(226_000) // '$0.00023'  ·  formatCost(0) // '$0.00'
+ */
+export function formatCost(n: NanoUsd): string {
+  const abs = Math.abs(n);
+  if (abs === 0 || abs >= 5_000_000) return formatUsd(n, 2);
+  // Digits so the first two significant figures show (at most nano-dollars: 9).
+  const digits = Math.min(9, Math.max(3, 11 - String(abs).length));
+  return formatUsd(n, digits);
+}
+
 export function groupThousands(n: number): string {
   return Math.trunc(n)
     .toString()

@@ -1,5 +1,5 @@
 import type { Tally } from '../core/aggregate.js';
-import { formatUsd, groupThousands, nanoToUsd } from '../core/money.js';
+import { formatCost, groupThousands, nanoToUsd } from '../core/money.js';
 import { cacheWriteTokens, totalTokens } from '../core/usage.js';
 import type { SpendReport } from './spend.js';
 import { renderCsv, renderMarkdownTable, renderTerminalTable, type Style, type Table } from './table.js';
@@ -21,7 +21,7 @@ export function compactTokens(n: number): string {
 }
 
 function costCell(t: Tally): string {
-  let s = formatUsd(t.costNano);
+  let s = formatCost(t.costNano);
   if (t.estimatedEvents > 0) s = `~${s}`;
   if (t.unpricedEvents > 0) s += ` +${t.unpricedEvents} unpriced`;
   return s;

@@ -2,7 +2,7 @@ import { ledgerPath, loadPriceBook } from '../../config.js';
 import { aggregate, type Tally } from '../../core/aggregate.js';
 import { buildDelegationTree, type DelegationNode } from '../../core/delegation.js';
 import type { UsageEvent } from '../../core/event.js';
-import { formatUsd, groupThousands } from '../../core/money.js';
+import { formatCost, groupThousands } from '../../core/money.js';
 import { totalTokens } from '../../core/usage.js';
 import { tallyJson } from '../../report/spend.js';
 import { renderTerminalTable, type Table } from '../../report/table.js';
@@ -29,7 +29,7 @@ type Field = 'session' | 'run';
 
 /** Dollars, `~` when any part is an estimate, `+N unpriced` when some calls have no price. */
 function money(t: Tally): string {
-  return `${t.estimatedEvents ? '~' : ''}${formatUsd(t.costNano)}${t.unpricedEvents ? ` +${t.unpricedEvents} unpriced` : ''}`;
+  return `${t.estimatedEvents ? '~' : ''}${formatCost(t.costNano)}${t.unpricedEvents ? ` +${t.unpricedEvents} unpriced` : ''}`;
 }
 
 /** The events of the one session (or run) whose id is `id` or starts with it. */
