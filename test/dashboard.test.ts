@@ -9,17 +9,12 @@ import type { DashboardData } from '../src/report/dashboard.js';
 import { openSqliteLedger } from '../src/store/sqlite.js';
 import { runCli } from './helpers/cli.js';
 import { DEMO_CALLS, DEMO_MERMAID, demoBatch, XSS_AGENT } from './helpers/demo-ledger.js';
+import { testChromiumPath } from './helpers/services.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
-// `report --format html` opened in a real browser: Debian's chromium (`.ci/run` installs it) driven
-// by playwright-core. Without chromium this file FAILS under CI=true (CI must run it) and is skipped
-// only locally, when CI is unset. CHROMIUM_PATH points at another chromium binary.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = Boolean(process.env.CI);
-const NO_CHROMIUM =
-  `chromium not found at ${CHROMIUM}: the dashboard test needs a real browser. Install Debian's chromium ` +
-  '(apt-get install -y --no-install-recommends chromium; .ci/run does) or set CHROMIUM_PATH.';
+// `report --format html` opened in a real browser: Debian's chromium (test/global-setup.ts and
+// `.ci/run` install it when missing) driven by playwright-core.
+const CHROMIUM = testChromiumPath();
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 let home: string;
@@ -95,12 +90,7 @@ describe('report --format mermaid', () => {
   });
 });
 
-// Counted as a failed test (not only a failed hook) when CI has no browser.
-it.runIf(IN_CI)('CI has chromium for the dashboard test', () => {
-  expect(HAVE_CHROMIUM, NO_CHROMIUM).toBe(true);
-});
-
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('report --format html in a real browser (chromium)', () => {
+describe('report --format html in a real browser (chromium)', () => {
   let browser: Browser;
   let page: Page;
   let html: string;
@@ -109,7 +99,6 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('report --format html in a real browse
   const requests: string[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(NO_CHROMIUM);
     const r = await runCli(['report', '--format', 'html', '--ledger', ledgerFile], { home });
     expect(r.code, r.stderr).toBe(0);
     html = r.stdout;

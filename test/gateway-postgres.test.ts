@@ -12,14 +12,14 @@ import {
   startScriptedUpstream,
   until,
 } from './helpers/gateway.js';
+import { testPostgresUrl } from './helpers/services.js';
 import { removeTempDirs } from './helpers/tmp.js';
 
 /**
  * The gateway on PostgreSQL: two gateways (two pools, as two processes would have) sharing one
- * schema. Needs TOKENLEDGER_TEST_PG (`export TOKENLEDGER_TEST_PG="$(bash .ci/postgres.sh)"`);
- * skipped without it.
+ * schema, on the test PostgreSQL server (test/global-setup.ts provides it).
  */
-const PG_URL = process.env.TOKENLEDGER_TEST_PG;
+const PG_URL = testPostgresUrl();
 const schema = `gw_test_${process.pid}_${randomBytes(3).toString('hex')}`;
 const small = {
   usage: {
@@ -31,11 +31,11 @@ const small = {
   },
 };
 
-describe.skipIf(!PG_URL)('gateway on PostgreSQL', () => {
+describe('gateway on PostgreSQL', () => {
   let fake: FakeProviders;
   const fixtures: GatewayFixture[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const open = () => openPostgresShared(PG_URL!, { schema });
+  const open = () => openPostgresShared(PG_URL, { schema });
 
   beforeAll(async () => {
     fake = await startFakeProviders({ defaultResponse: { ...small, delayMs: 20 } });

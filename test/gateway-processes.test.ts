@@ -2,8 +2,7 @@
  * The issue's guarantee, end to end: two `tokenledger gateway` PROCESSES on one PostgreSQL store,
  * 200 concurrent requests against one tenant budget → the tenant's spend passes the limit by at
  * most one reservation. Then `tokenledger report --store postgres://…` reads the same data.
- * Needs TOKENLEDGER_TEST_PG (test/global-setup.ts starts a local server when it can); skipped
- * locally without one, failing under CI.
+ * Runs on the test PostgreSQL server that test/global-setup.ts provides.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,20 +12,15 @@ import { runCli } from './helpers/cli.js';
 import { type FakeProviders, startFakeProviders } from './helpers/fake-providers.js';
 import { rawRequest } from './helpers/gateway.js';
 import { CLI_MAIN } from './helpers/paths.js';
+import { testPostgresUrl } from './helpers/services.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
-const PG = process.env.TOKENLEDGER_TEST_PG;
+const PG = testPostgresUrl();
 const HELD_OPENAI_KEY = 'sk-proj-held-by-the-gateway-processes-0000';
 
-describe.runIf(!PG && process.env.CI)('PostgreSQL for the two-process gateway test', () => {
-  it('is available under CI', () => {
-    expect(PG, 'TOKENLEDGER_TEST_PG is not set: run .ci/postgres.sh (see .ci/run)').toBeDefined();
-  });
-});
-
-describe.runIf(PG)('two gateway processes on one PostgreSQL store', () => {
+describe('two gateway processes on one PostgreSQL store', () => {
   const schema = `gwproc_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const url = `${PG}${PG?.includes('?') ? '&' : '?'}schema=${schema}`;
+  const url = `${PG}${PG.includes('?') ? '&' : '?'}schema=${schema}`;
   let fake: FakeProviders;
   let home: string;
   const children: ChildProcess[] = [];
@@ -41,7 +35,7 @@ describe.runIf(PG)('two gateway processes on one PostgreSQL store', () => {
       children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('close', r)))),
     );
     await fake.close();
-    const store = await openPostgresShared(PG!, { schema });
+    const store = await openPostgresShared(PG, { schema });
     await store.close();
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: PG });
@@ -128,7 +122,7 @@ describe.runIf(PG)('two gateway processes on one PostgreSQL store', () => {
     await Promise.all(
       children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('close', r)))),
     );
-    const store = await openPostgresShared(PG!, { schema });
+    const store = await openPostgresShared(PG, { schema });
     try {
       const events = (await store.events({ tenant: 'acme' })).filter((e) => e.source === 'gateway');
       expect(events).toHaveLength(ok);

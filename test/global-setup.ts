@@ -23,33 +23,32 @@ function newestInput(): number {
 }
 
 /**
- * The PostgreSQL tests need a server: when TOKENLEDGER_TEST_PG is not set and this machine can run
- * one (PostgreSQL installed, root or passwordless sudo), `.ci/postgres.sh` starts it and the URL is
- * handed to the test workers, so a plain `npm test` tests PostgreSQL too. Otherwise those tests are
- * skipped locally (and fail under CI=true). TOKENLEDGER_TEST_PG=off skips the attempt.
+ * Runs a `.ci/*.sh` provisioning script and returns what it prints (a URL or a path). The tests
+ * test real parts — a PostgreSQL server, Debian's chromium — so `npm test` sets them up (with apt
+ * when missing, as `.ci/run` does) and fails with the script's message when it cannot; nothing is
+ * skipped. TOKENLEDGER_TEST_PG / CHROMIUM_PATH point at ones you already have.
  */
-function ensurePostgres(): void {
-  if (process.env.TOKENLEDGER_TEST_PG) {
-    if (process.env.TOKENLEDGER_TEST_PG === 'off') delete process.env.TOKENLEDGER_TEST_PG;
-    return;
-  }
-  const installed = ['/usr/bin/pg_ctlcluster', '/usr/lib/postgresql'].some((p) => existsSync(p));
-  if (!installed) return;
+function provision(script: string, envName: string, what: string): void {
   try {
-    const url = execFileSync('bash', [join(root, '.ci', 'postgres.sh')], {
+    const out = execFileSync('bash', [join(root, '.ci', script)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
+      timeout: 300_000,
     }).trim();
-    if (url) process.env.TOKENLEDGER_TEST_PG = url;
+    if (!out) throw new Error(`${script} printed nothing`);
+    process.env[envName] = out;
   } catch (err) {
-    console.warn(`global-setup: no PostgreSQL for the tests (${String(err).split('\n')[0]})`);
+    const detail = (err as { stderr?: string }).stderr?.trim() || String(err);
+    throw new Error(
+      `the tests need ${what} (.ci/${script} could not provide one; set ${envName}): ${detail}`,
+    );
   }
 }
 
 /** The CLI tests run the BUILT CLI: build it once when dist is missing or older than src. */
 export default function setup(): void {
-  ensurePostgres();
+  provision('postgres.sh', 'TOKENLEDGER_TEST_PG', 'a PostgreSQL server');
+  provision('chromium.sh', 'CHROMIUM_PATH', "Debian's chromium");
   const main = join(root, 'dist', 'cli', 'main.js');
   if (existsSync(main) && statSync(main).mtimeMs >= newestInput()) return;
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testPostgresUrl } from '../../test/helpers/services.js';
 import { removeTempDirs, tempDir } from '../../test/helpers/tmp.js';
 import type { Aggregate, GroupBy } from '../core/aggregate.js';
 import type { ReserveResult } from '../core/budget.js';
@@ -25,7 +26,7 @@ const CENT = 10_000_000; // nano-dollars
 const DOLLAR = 100 * CENT;
 const T0 = Date.UTC(2026, 0, 15, 10, 30);
 
-const PG_URL = process.env.TOKENLEDGER_TEST_PG;
+const PG_URL = testPostgresUrl();
 
 /** A store under test, and how to open more connections to the same one (here or in a child process). */
 interface Fresh {
@@ -100,8 +101,8 @@ async function adminQuery<R extends pg.QueryResultRow>(sql: string, params: unkn
 
 function pgHandle(schema: string): Omit<Fresh, 'store'> {
   return {
-    another: async () => track(await openPostgresShared(PG_URL!, { schema })),
-    childArgs: ['postgres', PG_URL!, schema],
+    another: async () => track(await openPostgresShared(PG_URL, { schema })),
+    childArgs: ['postgres', PG_URL, schema],
     async versions() {
       const rows = await adminQuery<{ version: number }>(
         `SELECT version FROM ${schema}.tokenledger_schema ORDER BY version`,
@@ -115,19 +116,19 @@ const pgBackend: Backend = {
   name: 'postgres',
   async fresh() {
     const schema = newSchema();
-    return { store: track(await openPostgresShared(PG_URL!, { schema })), ...pgHandle(schema) };
+    return { store: track(await openPostgresShared(PG_URL, { schema })), ...pgHandle(schema) };
   },
   async openTogether(n) {
     const schema = newSchema();
     const stores = await Promise.all(
-      Array.from({ length: n }, async () => track(await openPostgresShared(PG_URL!, { schema }))),
+      Array.from({ length: n }, async () => track(await openPostgresShared(PG_URL, { schema }))),
     );
     return { stores, fresh: pgHandle(schema) };
   },
 };
 
 afterAll(async () => {
-  if (PG_URL && schemas.length) await adminQuery(`DROP SCHEMA IF EXISTS ${schemas.join(', ')} CASCADE`);
+  if (schemas.length) await adminQuery(`DROP SCHEMA IF EXISTS ${schemas.join(', ')} CASCADE`);
 });
 
 // ── hand-made events ─────────────────────────────────────────────────────────────────────────────
@@ -726,12 +727,12 @@ describe('SharedLedger on SQLite', () => {
   });
 });
 
-describe.runIf(PG_URL)('SharedLedger on PostgreSQL', () => {
+describe('SharedLedger on PostgreSQL', () => {
   contract(pgBackend);
 
   it('is located at its URL without the password', async () => {
     const { store } = await pgBackend.fresh();
-    const url = new URL(PG_URL!);
+    const url = new URL(PG_URL);
     expect(store.location).not.toContain(`:${url.password}@`);
     expect(store.location).toContain(`${url.username}@${url.host}${url.pathname}`);
   });
@@ -751,28 +752,16 @@ describe.runIf(PG_URL)('SharedLedger on PostgreSQL', () => {
     await a.store.writeEvents(EVENTS);
     expect((await b.store.aggregate('day')).totals.events).toBe(0);
     const [, , schema] = a.childArgs;
-    const kolkata = track(await openPostgresShared(PG_URL!, { schema, timeZone: 'Asia/Kolkata' }));
+    const kolkata = track(await openPostgresShared(PG_URL, { schema, timeZone: 'Asia/Kolkata' }));
     expect(figures(await kolkata.aggregate('day')).map((g) => g[0])).toEqual([
       '2026-01-18',
       '2026-01-19',
       '2026-02-01',
       '2026-02-02',
     ]);
-    await expect(openPostgresShared(PG_URL!, { schema, timeZone: 'Mars/Olympus' })).rejects.toThrow(
+    await expect(openPostgresShared(PG_URL, { schema, timeZone: 'Mars/Olympus' })).rejects.toThrow(
       /time zone/,
     );
-    await expect(openPostgresShared(PG_URL!, { schema: 'Bad-Name' })).rejects.toThrow(RangeError);
+    await expect(openPostgresShared(PG_URL, { schema: 'Bad-Name' })).rejects.toThrow(RangeError);
   });
 });
-
-// Without a server: CI fails (it must test PostgreSQL), a developer's run shows one skipped test.
-if (!PG_URL) {
-  describe('SharedLedger on PostgreSQL', () => {
-    const why = 'needs TOKENLEDGER_TEST_PG (export TOKENLEDGER_TEST_PG="$(bash .ci/postgres.sh)")';
-    if (process.env.CI)
-      it(why, () => {
-        throw new Error(`TOKENLEDGER_TEST_PG is not set: CI must run the PostgreSQL contract; ${why}`);
-      });
-    else it.skip(why, () => {});
-  });
-}
