@@ -12,6 +12,7 @@ import {
   MAX_EXACT_NANO,
   windowLabel,
   windowMs,
+  withDimensions,
 } from './budget.js';
 
 const HOUR = 3_600_000;
@@ -251,5 +252,21 @@ describe('BudgetExceededError', () => {
     expect(e.estimateUsd).toBe(0.0035);
     expect(e.message).toContain("this call's estimate $0.0035 + $1.97 spent");
     expect(e.message).toMatch(/limit$/);
+  });
+});
+
+describe('withDimensions', () => {
+  it('sets each dimension where budgetKeys reads it, without touching the input', () => {
+    const base = { run: 'r1', tags: { lang: 'en' } };
+    const a = withDimensions(base, { agent: 'planner', user: 'u1', tenant: 'acme', key: 'key_1' });
+    expect(a).toEqual({
+      run: 'r1',
+      agentName: 'planner',
+      user: 'u1',
+      tags: { lang: 'en', tenant: 'acme', gatewayKey: 'key_1' },
+    });
+    expect(base).toEqual({ run: 'r1', tags: { lang: 'en' } });
+    const spec: BudgetSpec = { scope: { tenant: '*', agent: 'planner' }, limitUsd: 1, window: 'run' };
+    expect(budgetKeys(spec, a, 0)[0]!.scope).toEqual({ agent: 'planner', tenant: 'acme' });
   });
 });

@@ -46,6 +46,31 @@ const ATTRIBUTION_VALUE: Record<BudgetDimension, (a: Attribution) => string | un
   key: (a) => a.tags?.[GATEWAY_KEY_TAG],
 };
 
+/** The tag a dimension lives in, for the dimensions that are tags rather than attribution fields. */
+const TAG_OF: Partial<Record<BudgetDimension, string>> = { tenant: TENANT_TAG, key: GATEWAY_KEY_TAG };
+const FIELD_OF: Partial<Record<BudgetDimension, keyof Attribution>> = { agent: 'agentName' };
+
+/**
+ * A copy of `attribution` with these dimension values set where {@link budgetKeys} reads them
+ * (`agent` → `agentName`, `tenant`/`key` → their tags).
+ *
+ * @example withDimensions({ run: 'r1' }, { tenant: 'acme' }); // { run: 'r1', tags: { tenant: 'acme' } }
+ */
+export function withDimensions(
+  attribution: Attribution,
+  values: Partial<Record<BudgetDimension, string>>,
+): Attribution {
+  const a: Attribution = { ...attribution };
+  for (const d of BUDGET_DIMENSIONS) {
+    const v = values[d];
+    if (v === undefined) continue;
+    const tag = TAG_OF[d];
+    if (tag) a.tags = { ...a.tags, [tag]: v };
+    else (a as Record<string, unknown>)[FIELD_OF[d] ?? d] = v;
+  }
+  return a;
+}
+
 /** A scope value meaning "each distinct value separately". */
 export const EACH = '*';
 

@@ -16,15 +16,16 @@ import {
   windowMs,
 } from '../core/budget.js';
 import type { Attribution, UsageEvent } from '../core/event.js';
+import { isObj, type Rec } from '../core/json.js';
 import { type NanoUsd, nanoToUsd } from '../core/money.js';
 import { costOf, type PriceBook, priceEvent } from '../core/pricing.js';
 import { cacheWriteTokens, emptyUsage } from '../core/usage.js';
 import { AlertDispatcher, type AlertDispatcherOptions, type AlertStore } from '../meter/alerts.js';
+import { ANTHROPIC_MESSAGES, type EndpointSpec, OPENAI_CHAT, OPENAI_RESPONSES } from '../meter/endpoints.js';
 import { CONSERVATIVE_UNKNOWN_CARD, type EstimateOptions, worstCaseNano } from '../meter/estimate.js';
 import { type CallResult, meterEventId } from '../meter/meter.js';
 import type { StreamEnd } from '../meter/stream-observer.js';
 import { OPENAI_RESPONSE_FINAL_EVENTS } from '../meter/usage.js';
-import { ANTHROPIC_MESSAGES, type EndpointSpec, OPENAI_CHAT, OPENAI_RESPONSES } from '../meter/wrap.js';
 import { tallyJson } from '../report/spend.js';
 import type { GatewayKey, SharedLedger } from '../store/shared.js';
 import { keyBudgetSpec } from './budget-spec.js';
@@ -192,9 +193,6 @@ const ATTRIBUTION_HEADERS: [string, 'run' | 'task' | 'user' | 'session' | 'featu
   ];
 /** Tags only the gateway sets (from the key): a client header can neither set nor override them. */
 const RESERVED_TAGS = new Set([TENANT_TAG, GATEWAY_KEY_TAG]);
-
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** One proxied call, from its arrival to its settlement. */
 interface Call {

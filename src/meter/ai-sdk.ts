@@ -1,5 +1,6 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { isObj } from '../core/json.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
+import { GeneratedText } from './endpoints.js';
 import { sizeAiSdkCall } from './estimate.js';
 import type { CallPlan, CallResult, CallTicket, Meter } from './meter.js';
 import { usageFromAiSdk } from './usage.js';
@@ -47,9 +48,6 @@ interface AiSdkGenerateResult {
 interface AiSdkStreamResult {
   stream: ReadableStream<unknown>;
 }
-
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** `anthropic.messages` → `anthropic`, `openai.responses` → `openai`, `google.generative-ai` → `google`. */
 export function providerOfAiSdk(provider: string): string {
@@ -135,15 +133,16 @@ function meteredStream(
   let usage: UsageBuckets | null = null;
   let modelId: string | undefined;
   let responseId: string | undefined;
-  let text = '';
+  const text = new GeneratedText();
   let errored = false;
   const finish = (status: 'ok' | 'error' | 'aborted') => {
     try {
       const r: CallResult = { usage, status, model: modelId || model.modelId };
       if (responseId) r.responseId = responseId;
-      if (!usage && text) {
+      const seen = usage ? 0 : text.tokens(1);
+      if (seen > 0) {
         // Stopped before `finish`: only the output seen can be counted, as an estimate.
-        r.usage = { ...emptyUsage(), outputTokens: countTokens(text) };
+        r.usage = { ...emptyUsage(), outputTokens: seen };
         r.estimatedNote = 'stream ended before its usage: output estimated from the text received';
       }
       meter.finishCall(ticket, r);
@@ -167,7 +166,7 @@ function meteredStream(
       case 'text-delta':
       case 'reasoning-delta':
       case 'tool-input-delta':
-        if (typeof part.delta === 'string' && text.length < 4_000_000) text += part.delta;
+        text.add(part.delta);
         break;
       case 'error':
         errored = true;

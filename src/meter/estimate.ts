@@ -1,4 +1,5 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { isObj, type Rec } from '../core/json.js';
 import type { NanoUsd } from '../core/money.js';
 import {
   type PriceBook,
@@ -188,8 +189,6 @@ function countPieces(pieces: readonly string[], chars: number, exactChars: numbe
 // Tally: what a walk over a request finds
 // ---------------------------------------------------------------------------------------------
 
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 const arr = (x: unknown): readonly unknown[] => (Array.isArray(x) ? x : []);
 type Media = 'image' | 'document' | 'audio';
 
@@ -485,7 +484,7 @@ export function sizeOpenAIChat(params: unknown, opts: EstimateOptions = {}): Req
     t.message();
     if (!isObj(m)) continue;
     t.text(m.name);
-    openAIChatContent(t, m.content);
+    openAIContent(t, m.content, CHAT_PARTS);
     t.text(m.refusal);
     for (const call of arr(m.tool_calls)) openAIToolCall(t, call);
     openAIToolCall(t, m.function_call);
@@ -497,14 +496,38 @@ export function sizeOpenAIChat(params: unknown, opts: EstimateOptions = {}): Req
   let predicted = 0;
   if (isObj(p.prediction)) {
     const pt = new Tally(t.s, 0);
-    openAIChatContent(pt, p.prediction.content);
+    openAIContent(pt, p.prediction.content, CHAT_PARTS);
     predicted = pt.tokens();
   }
   const cap = tokenCount(p.max_completion_tokens) ?? tokenCount(p.max_tokens);
   return t.size(cap, positive(p.n) ?? 1, predicted);
 }
 
-function openAIChatContent(t: Tally, content: unknown): void {
+/** How an OpenAI content part counts: its text field, or one media item. */
+type PartRule = { text: string } | { media: Media };
+
+const CHAT_PARTS: Record<string, PartRule> = {
+  text: { text: 'text' },
+  refusal: { text: 'refusal' },
+  image_url: { media: 'image' },
+  input_audio: { media: 'audio' },
+  file: { media: 'document' },
+};
+
+const RESPONSES_PARTS: Record<string, PartRule> = {
+  input_text: { text: 'text' },
+  output_text: { text: 'text' },
+  summary_text: { text: 'text' },
+  reasoning_text: { text: 'text' },
+  text: { text: 'text' },
+  refusal: { text: 'refusal' },
+  input_image: { media: 'image' },
+  input_file: { media: 'document' },
+  input_audio: { media: 'audio' },
+};
+
+/** A message's content: a string, or parts counted by `rules` (unknown parts as their JSON). */
+function openAIContent(t: Tally, content: unknown, rules: Record<string, PartRule>): void {
   if (typeof content === 'string') {
     t.text(content);
     return;
@@ -515,29 +538,13 @@ function openAIChatContent(t: Tally, content: unknown): void {
     return;
   }
   for (const part of content) {
-    if (!isObj(part)) {
-      t.opaque(part);
-      continue;
-    }
-    switch (part.type) {
-      case 'text':
-        t.text(part.text);
-        break;
-      case 'refusal':
-        t.text(part.refusal);
-        break;
-      case 'image_url':
-        t.media('image');
-        break;
-      case 'input_audio':
-        t.media('audio');
-        break;
-      case 'file':
-        t.media('document');
-        break;
-      default:
-        t.opaque(part);
-    }
+    const rule =
+      isObj(part) && typeof part.type === 'string' && Object.hasOwn(rules, part.type)
+        ? rules[part.type]
+        : undefined;
+    if (!rule) t.opaque(part);
+    else if ('text' in rule) t.text((part as Rec)[rule.text]);
+    else t.media(rule.media);
   }
 }
 
@@ -577,7 +584,7 @@ export function sizeOpenAIResponses(params: unknown, opts: EstimateOptions = {})
   const t = new Tally(settings(opts, 1));
   if (p.instructions !== undefined && p.instructions !== null) {
     t.message();
-    responsesContent(t, p.instructions);
+    openAIContent(t, p.instructions, RESPONSES_PARTS);
   }
   if (typeof p.input === 'string') {
     t.message();
@@ -602,7 +609,7 @@ function responsesItem(t: Tally, item: unknown): void {
   }
   switch (item.type ?? 'message') {
     case 'message':
-      responsesContent(t, item.content);
+      openAIContent(t, item.content, RESPONSES_PARTS);
       return;
     case 'function_call':
     case 'custom_tool_call':
@@ -611,7 +618,7 @@ function responsesItem(t: Tally, item: unknown): void {
       return;
     case 'function_call_output':
     case 'custom_tool_call_output':
-      responsesContent(t, item.output);
+      openAIContent(t, item.output, RESPONSES_PARTS);
       return;
     case 'reasoning':
       for (const s of arr(item.summary)) if (isObj(s)) t.text(s.text);
@@ -625,46 +632,6 @@ function responsesItem(t: Tally, item: unknown): void {
     default:
       t.opaque(item);
       return;
-  }
-}
-
-function responsesContent(t: Tally, content: unknown): void {
-  if (typeof content === 'string') {
-    t.text(content);
-    return;
-  }
-  if (!Array.isArray(content)) {
-    t.opaque(content);
-    return;
-  }
-  for (const part of content) {
-    if (!isObj(part)) {
-      t.opaque(part);
-      continue;
-    }
-    switch (part.type) {
-      case 'input_text':
-      case 'output_text':
-      case 'summary_text':
-      case 'reasoning_text':
-      case 'text':
-        t.text(part.text);
-        break;
-      case 'refusal':
-        t.text(part.refusal);
-        break;
-      case 'input_image':
-        t.media('image');
-        break;
-      case 'input_file':
-        t.media('document');
-        break;
-      case 'input_audio':
-        t.media('audio');
-        break;
-      default:
-        t.opaque(part);
-    }
   }
 }
 

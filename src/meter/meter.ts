@@ -13,9 +13,8 @@ import {
   budgetId,
   budgetKeys,
   budgetLimitNano,
-  GATEWAY_KEY_TAG,
-  TENANT_TAG,
   windowMs,
+  withDimensions,
 } from '../core/budget.js';
 import type { Attribution, UsageEvent } from '../core/event.js';
 import type { Outcome } from '../core/insights/outcomes.js';
@@ -311,14 +310,7 @@ export class Meter {
     return {
       id,
       status: (values) => {
-        const attribution = this.#attributionFor(this.current());
-        for (const [d, v] of Object.entries(values ?? {})) {
-          if (v === undefined) continue;
-          // tenant and key live in tags (the gateway sets them); agent is the agent's name.
-          if (d === 'tenant' || d === 'key')
-            attribution.tags = { ...attribution.tags, [d === 'tenant' ? TENANT_TAG : GATEWAY_KEY_TAG]: v };
-          else attribution[d === 'agent' ? 'agentName' : (d as BudgetDimension & keyof Attribution)] = v;
-        }
+        const attribution = withDimensions(this.#attributionFor(this.current()), values ?? {});
         const key = budgetKeys(frozen, attribution, this.#now())[0];
         if (!key || !this.#budgetStore) return undefined;
         const u = this.#budgetStore.usage(key.key);

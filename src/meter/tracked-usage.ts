@@ -1,3 +1,4 @@
+import { isObj } from '../core/json.js';
 import type { UsageBuckets } from '../core/usage.js';
 import {
   usageFromAiSdk,
@@ -12,9 +13,6 @@ export interface ResultUsage {
   provider?: string;
   usage: UsageBuckets;
 }
-
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * Reads a result's own usage report, by its shape:

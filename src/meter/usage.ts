@@ -1,3 +1,4 @@
+import { isObj, type Rec } from '../core/json.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
 
 /**
@@ -122,8 +123,6 @@ export interface AiSdkUsageOptions {
 // Number guards
 // ---------------------------------------------------------------------------------------------
 
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 /** `isObj` without narrowing, so a typed argument keeps its type. */
 const isObject = (x: unknown): boolean => isObj(x);
 

@@ -1,24 +1,10 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { BudgetExceededError, BudgetStoreError } from '../core/budget.js';
-import { emptyUsage, type UsageBuckets } from '../core/usage.js';
+import { isObj, type Rec } from '../core/json.js';
 import { isApiPromise, rejectedApiPromise, resolvedApiPromise } from './api-promise.js';
 import { requestCacheKey } from './cache.js';
-import {
-  type EstimateOptions,
-  type RequestSize,
-  sizeAnthropicMessages,
-  sizeOpenAIChat,
-  sizeOpenAIResponses,
-} from './estimate.js';
-import type { CallPlan, CallResult, CallTicket, Meter } from './meter.js';
-import { observeStream, type StreamEnd } from './stream-observer.js';
-import {
-  AnthropicStreamUsage,
-  usageFromAnthropicMessage,
-  usageFromOpenAIChat,
-  usageFromOpenAIResponse,
-  usageFromOpenAIResponseEvent,
-} from './usage.js';
+import { ANTHROPIC_MESSAGES, type EndpointSpec, OPENAI_CHAT, OPENAI_RESPONSES } from './endpoints.js';
+import type { CallPlan, CallTicket, Meter } from './meter.js';
+import { observeStream } from './stream-observer.js';
 
 /**
  * SDK wrappers: `meter.wrap(client)` instruments an `@anthropic-ai/sdk` or `openai` client IN PLACE
@@ -30,33 +16,9 @@ import {
  * not see.
  */
 
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
 const WRAPPED = Symbol.for('tokenledger.wrapped');
-
-/**
- * How one endpoint is metered: by the SDK wrappers here, and by the gateway (`src/gateway`), which
- * feeds the same trackers the events it parses off the wire, so both read usage the same way.
- */
-export interface EndpointSpec {
-  provider: string;
-  endpoint: string;
-  size(params: unknown, opts: EstimateOptions): RequestSize;
-  /** A non-streamed answer → what it used. */
-  resultOf(data: unknown): CallResult;
-  /** Reads a stream as it is consumed. */
-  tracker(params: unknown, size: () => RequestSize, injected: boolean): StreamTracker;
-  /** Changes the request before it is sent (e.g. ask for the usage chunk); returns whether it did. */
-  prepare?(params: Rec): { params: Rec; injected: boolean };
-}
-
-export interface StreamTracker {
-  onItem(item: unknown): void;
-  hide?(item: unknown): boolean;
-  result(end: StreamEnd): CallResult;
-}
 
 /** Which SDK a client is, by the methods it has. */
 export function clientKind(client: unknown): 'anthropic' | 'openai' | undefined {
@@ -225,176 +187,4 @@ function meteredCreate(meter: Meter, spec: EndpointSpec, original: AnyFn): AnyFn
       throw err;
     });
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Endpoints
-// ---------------------------------------------------------------------------------------------
-
-const str = (x: unknown): string | undefined => (typeof x === 'string' && x !== '' ? x : undefined);
-
-function resultFrom(usage: UsageBuckets | null, data: unknown): CallResult {
-  const r: CallResult = { usage, status: 'ok' };
-  if (isObj(data)) {
-    const model = str(data.model);
-    const id = str(data.id);
-    if (model) r.model = model;
-    if (id) r.responseId = id;
-  }
-  return r;
-}
-
-/** Text generated so far, kept only in memory and only to estimate the output of a cut stream. */
-class GeneratedText {
-  #parts: string[] = [];
-  #length = 0;
-  add(s: unknown): void {
-    // 4 MB of text is far beyond any output cap; past it the estimate stays at the cap.
-    if (typeof s === 'string' && s !== '' && this.#length < 4_000_000) {
-      this.#parts.push(s);
-      this.#length += s.length;
-    }
-  }
-  tokens(margin: number): number {
-    return this.#length === 0 ? 0 : Math.ceil(countTokens(this.#parts.join('')) * margin);
-  }
-}
-
-function endStatus(end: StreamEnd): 'ok' | 'error' | 'aborted' {
-  return end === 'complete' ? 'ok' : end;
-}
-
-export const ANTHROPIC_MESSAGES: EndpointSpec = {
-  provider: 'anthropic',
-  endpoint: 'anthropic.messages',
-  size: (params, opts) => sizeAnthropicMessages(params, opts),
-  resultOf: (data) => resultFrom(usageFromAnthropicMessage(data as never), data),
-  tracker(_params, _size, _injected) {
-    const usage = new AnthropicStreamUsage();
-    const text = new GeneratedText();
-    let model: string | undefined;
-    let id: string | undefined;
-    return {
-      onItem(item) {
-        if (!isObj(item)) return;
-        usage.push(item as never);
-        if (item.type === 'message_start' && isObj(item.message)) {
-          model = str(item.message.model);
-          id = str(item.message.id);
-        } else if (item.type === 'content_block_delta' && isObj(item.delta)) {
-          const d = item.delta;
-          text.add(d.text ?? d.thinking ?? d.partial_json);
-        }
-      },
-      result(end) {
-        const u = usage.usage();
-        const r: CallResult = { usage: u, status: endStatus(end) };
-        if (model) r.model = model;
-        if (id) r.responseId = id;
-        if (u && !usage.complete) {
-          // Cut before `message_stop`: the last cumulative count may predate the text received.
-          const seen = text.tokens(1.35);
-          if (seen > u.outputTokens) {
-            u.outputTokens = seen;
-            r.estimatedNote = 'stream ended early: output estimated from the text received';
-          }
-        }
-        return r;
-      },
-    };
-  },
-};
-
-export const OPENAI_CHAT: EndpointSpec = {
-  provider: 'openai',
-  endpoint: 'openai.chat.completions',
-  size: (params, opts) => sizeOpenAIChat(params, opts),
-  resultOf: (data) => resultFrom(usageFromOpenAIChat(data as never), data),
-  prepare(params) {
-    const so = isObj(params.stream_options) ? params.stream_options : undefined;
-    if (so?.include_usage === true) return { params, injected: false };
-    // Without it a stream reports no usage at all; the extra chunk is hidden from the caller.
-    return { params: { ...params, stream_options: { ...so, include_usage: true } }, injected: true };
-  },
-  tracker(_params, size, injected) {
-    const text = new GeneratedText();
-    let usage: UsageBuckets | null = null;
-    let model: string | undefined;
-    let id: string | undefined;
-    const isUsageChunk = (item: Rec) =>
-      isObj(item.usage) && Array.isArray(item.choices) && item.choices.length === 0;
-    return {
-      onItem(item) {
-        if (!isObj(item)) return;
-        model ??= str(item.model);
-        id ??= str(item.id);
-        const u = usageFromOpenAIChat(item as never);
-        if (u) usage = u;
-        if (Array.isArray(item.choices))
-          for (const c of item.choices) {
-            if (!isObj(c) || !isObj(c.delta)) continue;
-            text.add(c.delta.content);
-            text.add(c.delta.refusal);
-            if (Array.isArray(c.delta.tool_calls))
-              for (const tc of c.delta.tool_calls)
-                if (isObj(tc) && isObj(tc.function)) text.add(tc.function.arguments);
-          }
-      },
-      hide: (item) => injected && isObj(item) && isUsageChunk(item),
-      result(end) {
-        const r: CallResult = { usage, status: endStatus(end) };
-        if (model) r.model = model;
-        if (id) r.responseId = id;
-        if (!usage && (model || id)) r.usage = estimatedUsage(size, text, r);
-        return r;
-      },
-    };
-  },
-};
-
-export const OPENAI_RESPONSES: EndpointSpec = {
-  provider: 'openai',
-  endpoint: 'openai.responses',
-  size: (params, opts) => sizeOpenAIResponses(params, opts),
-  resultOf: (data) => resultFrom(usageFromOpenAIResponse(data as never), data),
-  tracker(_params, size, _injected) {
-    const text = new GeneratedText();
-    let usage: UsageBuckets | null = null;
-    let model: string | undefined;
-    let id: string | undefined;
-    return {
-      onItem(item) {
-        if (!isObj(item)) return;
-        if (isObj(item.response)) {
-          model ??= str(item.response.model);
-          id ??= str(item.response.id);
-        }
-        const u = usageFromOpenAIResponseEvent(item as never);
-        if (u) usage = u;
-        if (typeof item.type === 'string' && item.type.endsWith('.delta')) text.add(item.delta);
-      },
-      result(end) {
-        const r: CallResult = { usage, status: endStatus(end) };
-        if (model) r.model = model;
-        if (id) r.responseId = id;
-        if (!usage && (model || id)) r.usage = estimatedUsage(size, text, r);
-        return r;
-      },
-    };
-  },
-};
-
-/**
- * An OpenAI stream cut before its usage: the request's input (tokenizer count) and the text
- * received are what was billed, as far as anyone can tell. Marked as an estimate.
- */
-function estimatedUsage(size: () => RequestSize, text: GeneratedText, r: CallResult): UsageBuckets {
-  let input = 0;
-  try {
-    input = size().inputTokens;
-  } catch {
-    // The request cannot be sized: the output alone is still better than nothing.
-  }
-  r.estimatedNote = 'stream ended before its usage: input and output estimated with a tokenizer';
-  return { ...emptyUsage(), inputTokens: input, outputTokens: text.tokens(1) };
 }

@@ -1,5 +1,6 @@
 import { sep } from 'node:path';
 import type { Problem } from '../core/event.js';
+import { isObj, type Rec } from '../core/json.js';
 import { emptyUsage, totalInputTokens, type UsageBuckets } from '../core/usage.js';
 import { scanJsonl } from './jsonl-reader.js';
 
@@ -97,8 +98,6 @@ const SPAWN_HINTS = [Buffer.from('"Task"'), Buffer.from('"Agent"')];
 const SEMVER = /^\d+\.\d+\.\d+([-+].*)?$/;
 const FAST = 'fast';
 
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 const str = (x: unknown): string | undefined => (typeof x === 'string' && x.length > 0 ? x : undefined);
 
 function count(x: unknown): number | null {

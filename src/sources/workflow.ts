@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Problem } from '../core/event.js';
+import { isObj } from '../core/json.js';
 import type { RunAgent, RunSummary } from '../core/run.js';
 
 /**
@@ -12,8 +13,6 @@ export interface WorkflowParse {
   problems: Problem[];
 }
 
-type Rec = Record<string, unknown>;
-const isObj = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
 const str = (x: unknown): string | undefined => (typeof x === 'string' && x.length > 0 ? x : undefined);
 const int = (x: unknown): number | undefined =>
   typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : undefined;

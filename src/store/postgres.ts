@@ -2,13 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { sep } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
-import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
+import { emptyTally, mergeTally, sortGroups, unreachable } from '../core/aggregate.js';
 import type { BudgetUsage } from '../core/budget.js';
-import type { Attribution, UsageEvent } from '../core/event.js';
+import type { UsageEvent } from '../core/event.js';
 import { DEFAULT_RESERVATION_TTL_MS } from './budget-sqlite.js';
-import { ATTR_COLUMNS } from './columns.js';
+import {
+  eventFromRow,
+  eventValues,
+  groupKeySql,
+  INSERT_COLUMNS,
+  keyFromRow,
+  keyRowValues,
+  USAGE_COLUMNS,
+} from './columns.js';
 import type { IngestStats } from './ledger.js';
-import type { GatewayKey, SharedFilter, SharedLedger } from './shared.js';
+import type { SharedFilter, SharedLedger } from './shared.js';
 
 /**
  * The schema, one step per version; applied in order, each version recorded in `tokenledger_schema`
@@ -86,36 +94,6 @@ const MIGRATE_LOCK = "hashtext('tokenledger:migrate:' || $1)";
 /** One sweeper of stale reservations at a time per schema; the others skip (no lock-order cycles). */
 const SWEEP_LOCK = "hashtext('tokenledger:sweep:' || $2)";
 
-/** What a larger snapshot of the same call replaces (as in the SQLite ledger): its usage and cost. */
-const USAGE_COLUMNS = [
-  'model',
-  'speed',
-  'input_tokens',
-  'cache_read_tokens',
-  'cache_write_5m_tokens',
-  'cache_write_1h_tokens',
-  'output_tokens',
-  'reasoning_tokens',
-  'web_search_requests',
-  'unsplit_tokens',
-  'cost_nano',
-  'price_source',
-  'estimated',
-  'cost_note',
-];
-const EVENT_COLUMNS = [
-  'id',
-  'ts',
-  'source',
-  'provider',
-  ...USAGE_COLUMNS,
-  'tags',
-  'attr_rank',
-  'attr_first_ts',
-  'attr_file',
-  'attr_line',
-  ...ATTR_COLUMNS.map(([, c]) => c),
-];
 const q = (column: string) => `"${column}"`;
 // ~37 parameters a row: 1000 rows stay far below PostgreSQL's 65,535 parameters per statement.
 const ROWS_PER_INSERT = 1000;
@@ -128,50 +106,21 @@ const TIN = (t: string) =>
  * events again changes nothing. `xmax = 0` tells a fresh insert from an update.
  */
 function insertEventsSql(rows: number): string {
-  const n = EVENT_COLUMNS.length;
+  const n = INSERT_COLUMNS.length;
   const values = Array.from(
     { length: rows },
     (_, r) =>
-      `(${EVENT_COLUMNS.map((c, i) => `$${r * n + i + 1}${c === 'tags' ? '::jsonb' : ''}`).join(', ')})`,
+      `(${INSERT_COLUMNS.map((c, i) => `$${r * n + i + 1}${c === 'tags' ? '::jsonb' : ''}`).join(', ')})`,
   );
-  return `INSERT INTO events AS e (${EVENT_COLUMNS.map(q).join(', ')}) VALUES ${values.join(', ')}
+  return `INSERT INTO events AS e (${INSERT_COLUMNS.map(q).join(', ')}) VALUES ${values.join(', ')}
     ON CONFLICT (id) DO UPDATE SET ${USAGE_COLUMNS.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}
     WHERE (EXCLUDED.output_tokens, ${TIN('EXCLUDED')}, EXCLUDED.unsplit_tokens)
         > (e.output_tokens, ${TIN('e')}, e.unsplit_tokens)
     RETURNING (xmax = 0) AS inserted`;
 }
 
-function eventValues(e: UsageEvent): unknown[] {
-  const u = e.usage;
-  const v: Record<string, unknown> = {
-    id: e.id,
-    ts: e.ts,
-    source: e.source,
-    provider: e.provider,
-    model: e.model,
-    speed: e.speed ?? null,
-    input_tokens: u.inputTokens,
-    cache_read_tokens: u.cacheReadTokens,
-    cache_write_5m_tokens: u.cacheWrite5mTokens,
-    cache_write_1h_tokens: u.cacheWrite1hTokens,
-    output_tokens: u.outputTokens,
-    reasoning_tokens: u.reasoningTokens,
-    web_search_requests: u.webSearchRequests,
-    unsplit_tokens: u.unsplitTokens,
-    cost_nano: e.cost.nanoUsd,
-    price_source: e.cost.priceSource,
-    estimated: e.cost.estimated,
-    cost_note: e.cost.note ?? null,
-    tags: e.attribution.tags ? JSON.stringify(e.attribution.tags) : null,
-    // Where it was read: written directly, as the SQLite shared store records it.
-    attr_rank: 0,
-    attr_first_ts: null,
-    attr_file: '',
-    attr_line: 0,
-  };
-  for (const [k, col] of ATTR_COLUMNS) v[col] = e.attribution[k] ?? null;
-  return EVENT_COLUMNS.map((c) => v[c]);
-}
+/** Gateway and meter events are written, not read from a file: no placement to record. */
+const WRITTEN = { rank: 0, firstTs: null, file: '', line: 0 };
 
 /**
  * A BIGINT/NUMERIC as a JavaScript number, exactly: pg hands them over as strings, and any value past
@@ -182,62 +131,6 @@ export function exactInt(v: unknown, what: string): number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n))
     throw new RangeError(`${what} is not an exact integer in JavaScript: ${String(v)}`);
   return n;
-}
-
-const optInt = (v: unknown, what: string): number | null => (v === null ? null : exactInt(v, what));
-
-interface EventRow {
-  id: string;
-  ts: string;
-  source: string;
-  provider: string;
-  model: string;
-  speed: string | null;
-  input_tokens: string;
-  cache_read_tokens: string;
-  cache_write_5m_tokens: string;
-  cache_write_1h_tokens: string;
-  output_tokens: string;
-  reasoning_tokens: string;
-  web_search_requests: string;
-  unsplit_tokens: string;
-  cost_nano: string | null;
-  price_source: string;
-  estimated: boolean;
-  cost_note: string | null;
-  tags: Record<string, string> | null;
-  [col: string]: unknown;
-}
-
-function rowToEvent(r: EventRow): UsageEvent {
-  const attribution: Attribution = {};
-  for (const [k, col] of ATTR_COLUMNS) {
-    const v = r[col];
-    if (typeof v === 'string') (attribution as Record<string, string>)[k] = v;
-  }
-  if (r.tags) attribution.tags = r.tags;
-  const e: UsageEvent = {
-    id: r.id,
-    ts: exactInt(r.ts, 'ts'),
-    source: r.source as UsageEvent['source'],
-    provider: r.provider,
-    model: r.model,
-    usage: {
-      inputTokens: exactInt(r.input_tokens, 'input_tokens'),
-      cacheReadTokens: exactInt(r.cache_read_tokens, 'cache_read_tokens'),
-      cacheWrite5mTokens: exactInt(r.cache_write_5m_tokens, 'cache_write_5m_tokens'),
-      cacheWrite1hTokens: exactInt(r.cache_write_1h_tokens, 'cache_write_1h_tokens'),
-      outputTokens: exactInt(r.output_tokens, 'output_tokens'),
-      reasoningTokens: exactInt(r.reasoning_tokens, 'reasoning_tokens'),
-      webSearchRequests: exactInt(r.web_search_requests, 'web_search_requests'),
-      unsplitTokens: exactInt(r.unsplit_tokens, 'unsplit_tokens'),
-    },
-    cost: { nanoUsd: optInt(r.cost_nano, 'cost_nano'), priceSource: r.price_source, estimated: r.estimated },
-    attribution,
-  };
-  if (r.cost_note) e.cost.note = r.cost_note;
-  if (r.speed) e.speed = r.speed;
-  return e;
 }
 
 /** Numbered parameters for a statement built piece by piece. */
@@ -263,13 +156,10 @@ function groupExpr(by: GroupBy, tz: () => string): string {
     case 'month':
       return `to_char(${localTime(tz())}, 'YYYY-MM')`;
     case 'session':
-      return `COALESCE(session, '${UNKNOWN_KEY}')`;
     case 'project':
-      return `COALESCE(project, '${UNKNOWN_KEY}')`;
     case 'model':
-      return "CASE WHEN speed IS NULL THEN model ELSE model || ' (' || speed || ')' END";
     case 'agent':
-      return `COALESCE(agent_name, '${UNKNOWN_KEY}')`;
+      return groupKeySql(by);
     default:
       return unreachable(by);
   }
@@ -313,29 +203,6 @@ interface AggregateRow {
   um: string[];
   first: string;
   last: string;
-}
-
-interface KeyRow {
-  id: string;
-  tenant: string;
-  hash: string;
-  created_ms: string;
-  revoked_ms: string | null;
-  label: string | null;
-  budget: GatewayKey['budget'] | null;
-}
-
-function keyOf(r: KeyRow): GatewayKey {
-  const k: GatewayKey = {
-    id: r.id,
-    tenant: r.tenant,
-    hash: r.hash,
-    createdMs: exactInt(r.created_ms, 'created_ms'),
-  };
-  if (r.revoked_ms !== null) k.revokedMs = exactInt(r.revoked_ms, 'revoked_ms');
-  if (r.label !== null) k.label = r.label;
-  if (r.budget !== null) k.budget = r.budget;
-  return k;
 }
 
 function nano(name: string, n: number): void {
@@ -515,7 +382,7 @@ export async function openPostgresShared(
         for (const chunk of chunks) {
           const res = await c.query<{ inserted: boolean }>(
             insertEventsSql(chunk.length),
-            chunk.flatMap(eventValues),
+            chunk.flatMap((event) => eventValues({ event, origin: WRITTEN })),
           );
           for (const r of res.rows) {
             if (r.inserted) stats.inserted++;
@@ -575,11 +442,11 @@ export async function openPostgresShared(
       const p = new Params();
       let tzParam: string | undefined;
       const where = whereOf(filter, p, () => (tzParam ??= p.add(zone())));
-      const { rows } = await pool.query<EventRow>(
+      const { rows } = await pool.query<Record<string, unknown>>(
         `SELECT * FROM events ${where} ORDER BY ts, id COLLATE "C"`,
         p.values,
       );
-      return rows.map(rowToEvent);
+      return rows.map((r) => eventFromRow(r, exactInt));
     },
 
     async reserve(key, limitNano, amountNano, nowMs) {
@@ -634,30 +501,27 @@ export async function openPostgresShared(
       await pool.query(
         `INSERT INTO gateway_keys (id, tenant, hash, created_ms, revoked_ms, label, budget)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-        [
-          k.id,
-          k.tenant,
-          k.hash,
-          k.createdMs,
-          k.revokedMs ?? null,
-          k.label ?? null,
-          k.budget ? JSON.stringify(k.budget) : null,
-        ],
+        keyRowValues(k),
       );
     },
     async keyByHash(hash) {
-      const { rows } = await pool.query<KeyRow>('SELECT * FROM gateway_keys WHERE hash = $1', [hash]);
-      return rows[0] ? keyOf(rows[0]) : undefined;
+      const { rows } = await pool.query<Record<string, unknown>>(
+        'SELECT * FROM gateway_keys WHERE hash = $1',
+        [hash],
+      );
+      return rows[0] ? keyFromRow(rows[0], exactInt) : undefined;
     },
     async listKeys(tenant) {
       const { rows } =
         tenant === undefined
-          ? await pool.query<KeyRow>('SELECT * FROM gateway_keys ORDER BY created_ms, id COLLATE "C"')
-          : await pool.query<KeyRow>(
+          ? await pool.query<Record<string, unknown>>(
+              'SELECT * FROM gateway_keys ORDER BY created_ms, id COLLATE "C"',
+            )
+          : await pool.query<Record<string, unknown>>(
               'SELECT * FROM gateway_keys WHERE tenant = $1 ORDER BY created_ms, id COLLATE "C"',
               [tenant],
             );
-      return rows.map(keyOf);
+      return rows.map((r) => keyFromRow(r, exactInt));
     },
     async revokeKey(id, nowMs) {
       const res = await pool.query(

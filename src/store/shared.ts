@@ -7,6 +7,7 @@ import type { UsageEvent } from '../core/event.js';
 import type { NanoUsd } from '../core/money.js';
 import { SqliteAlertStore } from './alert-sqlite.js';
 import { SqliteBudgetStore } from './budget-sqlite.js';
+import { keyFromRow, keyRowValues } from './columns.js';
 import type { IngestStats, LedgerFilter, LedgerStore } from './ledger.js';
 import { openSqliteLedger } from './sqlite.js';
 
@@ -77,24 +78,6 @@ const KEYS_SCHEMA = `
   );
 `;
 
-interface KeyRow {
-  id: string;
-  tenant: string;
-  hash: string;
-  created_ms: number;
-  revoked_ms: number | null;
-  label: string | null;
-  budget: string | null;
-}
-
-function keyOf(r: KeyRow): GatewayKey {
-  const k: GatewayKey = { id: r.id, tenant: r.tenant, hash: r.hash, createdMs: r.created_ms };
-  if (r.revoked_ms !== null) k.revokedMs = r.revoked_ms;
-  if (r.label !== null) k.label = r.label;
-  if (r.budget !== null) k.budget = JSON.parse(r.budget) as GatewayKey['budget'];
-  return k;
-}
-
 /**
  * The shared store on one SQLite file (the default ledger file): the ledger, budget reservations,
  * alert claims and gateway keys, each process with its own connections (WAL, busy timeout). Fine
@@ -114,9 +97,9 @@ export function openSqliteShared(path: string): SharedLedger {
   const insertKey = db.prepare(
     'INSERT INTO gateway_keys (id, tenant, hash, created_ms, revoked_ms, label, budget) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare<[string], KeyRow>('SELECT * FROM gateway_keys WHERE hash = ?');
-  const all = db.prepare<[], KeyRow>('SELECT * FROM gateway_keys ORDER BY created_ms, id');
-  const ofTenant = db.prepare<[string], KeyRow>(
+  const byHash = db.prepare<[string], Record<string, unknown>>('SELECT * FROM gateway_keys WHERE hash = ?');
+  const all = db.prepare<[], Record<string, unknown>>('SELECT * FROM gateway_keys ORDER BY created_ms, id');
+  const ofTenant = db.prepare<[string], Record<string, unknown>>(
     'SELECT * FROM gateway_keys WHERE tenant = ? ORDER BY created_ms, id',
   );
   const revoke = db.prepare('UPDATE gateway_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL');
@@ -166,22 +149,14 @@ export function openSqliteShared(path: string): SharedLedger {
       alerts.unclaim(alertKey);
     },
     async putKey(k) {
-      insertKey.run(
-        k.id,
-        k.tenant,
-        k.hash,
-        k.createdMs,
-        k.revokedMs ?? null,
-        k.label ?? null,
-        k.budget ? JSON.stringify(k.budget) : null,
-      );
+      insertKey.run(keyRowValues(k));
     },
     async keyByHash(hash) {
       const r = byHash.get(hash);
-      return r ? keyOf(r) : undefined;
+      return r ? keyFromRow(r) : undefined;
     },
     async listKeys(tenant) {
-      return (tenant === undefined ? all.all() : ofTenant.all(tenant)).map(keyOf);
+      return (tenant === undefined ? all.all() : ofTenant.all(tenant)).map((r) => keyFromRow(r));
     },
     async revokeKey(id, nowMs) {
       return revoke.run(nowMs, id).changes === 1;

@@ -14,8 +14,9 @@ import {
 } from '../core/aggregate.js';
 import type { Attribution, EventCost, EventOrigin, Problem, UsageEvent } from '../core/event.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
+import { eventParams, eventValues, INSERT_COLUMNS } from './columns.js';
 import type { FileState, IngestBatch, LedgerStore, StoredEvent } from './ledger.js';
-import { eventParams, eventValues, INSERT_COLUMNS, MIGRATIONS, openSqliteLedger } from './sqlite.js';
+import { MIGRATIONS, openSqliteLedger } from './sqlite.js';
 
 // vitest.config.ts sets TZ=UTC: SQLite's 'localtime' and JS local dates are UTC dates here.
 

@@ -2,13 +2,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Aggregate, GroupBy, Tally } from '../core/aggregate.js';
-import { emptyTally, mergeTally, sortGroups, UNKNOWN_KEY, unreachable } from '../core/aggregate.js';
-import type { Attribution, Problem, UsageEvent } from '../core/event.js';
+import { emptyTally, mergeTally, sortGroups, unreachable } from '../core/aggregate.js';
+import type { Problem } from '../core/event.js';
 import type { Outcome } from '../core/insights/outcomes.js';
 import { nanoToUsd, usdToNano } from '../core/money.js';
 import type { RunSummary } from '../core/run.js';
 import { totalInputTokens, type UsageBuckets } from '../core/usage.js';
-import { ATTR_COLUMNS } from './columns.js';
+import {
+  eventFromRow,
+  eventParams,
+  eventValues,
+  groupKeySql,
+  INSERT_COLUMNS,
+  PLACEMENT_COLUMNS,
+  USAGE_COLUMNS,
+} from './columns.js';
 import type {
   FileState,
   IngestBatch,
@@ -94,167 +102,6 @@ export const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-interface EventRow {
-  id: string;
-  ts: number;
-  source: string;
-  provider: string;
-  model: string;
-  speed: string | null;
-  input_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  web_search_requests: number;
-  unsplit_tokens: number;
-  cost_nano: number | null;
-  price_source: string;
-  estimated: number;
-  cost_note: string | null;
-  tags: string | null;
-  [col: string]: unknown;
-}
-
-// What a larger snapshot of the same call replaces: its usage and therefore its cost.
-const USAGE_COLUMNS = [
-  'model',
-  'speed',
-  'input_tokens',
-  'cache_read_tokens',
-  'cache_write_5m_tokens',
-  'cache_write_1h_tokens',
-  'output_tokens',
-  'reasoning_tokens',
-  'web_search_requests',
-  'unsplit_tokens',
-  'cost_nano',
-  'price_source',
-  'estimated',
-  'cost_note',
-];
-// What a better-placed copy of the same call replaces: who made it, and where it was read.
-const PLACEMENT_COLUMNS = [
-  'tags',
-  'attr_rank',
-  'attr_first_ts',
-  'attr_file',
-  'attr_line',
-  'ts',
-  ...ATTR_COLUMNS.map(([, c]) => c),
-];
-/** The insert's columns, in the order {@link eventValues} gives their values. */
-export const INSERT_COLUMNS: readonly string[] = [
-  'id',
-  'source',
-  'provider',
-  ...USAGE_COLUMNS,
-  ...PLACEMENT_COLUMNS,
-];
-
-/**
- * An event's values in {@link INSERT_COLUMNS} order, built without the named-parameter object:
- * the insert of every new event runs this (a test checks it against `eventParams`).
- */
-export function eventValues(s: StoredEvent): unknown[] {
-  const e = s.event;
-  const u = e.usage;
-  const c = e.cost;
-  const a = e.attribution;
-  const o = s.origin;
-  const values: unknown[] = [
-    e.id,
-    e.source,
-    e.provider,
-    e.model,
-    e.speed ?? null,
-    u.inputTokens,
-    u.cacheReadTokens,
-    u.cacheWrite5mTokens,
-    u.cacheWrite1hTokens,
-    u.outputTokens,
-    u.reasoningTokens,
-    u.webSearchRequests,
-    u.unsplitTokens,
-    c.nanoUsd,
-    c.priceSource,
-    c.estimated ? 1 : 0,
-    c.note ?? null,
-    a.tags ? JSON.stringify(a.tags) : null,
-    o.rank,
-    o.firstTs,
-    o.file,
-    o.line,
-    e.ts,
-  ];
-  for (const [k] of ATTR_COLUMNS) values.push(a[k] ?? null);
-  return values;
-}
-
-export function eventParams(s: StoredEvent): Record<string, unknown> {
-  const e = s.event;
-  const u = e.usage;
-  const p: Record<string, unknown> = {
-    id: e.id,
-    ts: e.ts,
-    source: e.source,
-    provider: e.provider,
-    model: e.model,
-    speed: e.speed ?? null,
-    input_tokens: u.inputTokens,
-    cache_read_tokens: u.cacheReadTokens,
-    cache_write_5m_tokens: u.cacheWrite5mTokens,
-    cache_write_1h_tokens: u.cacheWrite1hTokens,
-    output_tokens: u.outputTokens,
-    reasoning_tokens: u.reasoningTokens,
-    web_search_requests: u.webSearchRequests,
-    unsplit_tokens: u.unsplitTokens,
-    cost_nano: e.cost.nanoUsd,
-    price_source: e.cost.priceSource,
-    estimated: e.cost.estimated ? 1 : 0,
-    cost_note: e.cost.note ?? null,
-    tags: e.attribution.tags ? JSON.stringify(e.attribution.tags) : null,
-    attr_rank: s.origin.rank,
-    attr_first_ts: s.origin.firstTs,
-    attr_file: s.origin.file,
-    attr_line: s.origin.line,
-  };
-  for (const [k, col] of ATTR_COLUMNS) p[col] = e.attribution[k] ?? null;
-  return p;
-}
-
-function rowToEvent(r: EventRow): UsageEvent {
-  const attribution: Attribution = {};
-  for (const [k, col] of ATTR_COLUMNS) {
-    const v = r[col];
-    if (typeof v === 'string') (attribution as Record<string, string>)[k] = v;
-  }
-  if (r.tags) attribution.tags = JSON.parse(r.tags) as Record<string, string>;
-  const e: UsageEvent = {
-    id: r.id,
-    ts: r.ts,
-    source: r.source as UsageEvent['source'],
-    provider: r.provider,
-    model: r.model,
-    usage: {
-      inputTokens: r.input_tokens,
-      cacheReadTokens: r.cache_read_tokens,
-      cacheWrite5mTokens: r.cache_write_5m_tokens,
-      cacheWrite1hTokens: r.cache_write_1h_tokens,
-      outputTokens: r.output_tokens,
-      reasoningTokens: r.reasoning_tokens,
-      webSearchRequests: r.web_search_requests,
-      unsplitTokens: r.unsplit_tokens,
-    },
-    cost: { nanoUsd: r.cost_nano, priceSource: r.price_source, estimated: r.estimated === 1 },
-    attribution,
-  };
-  if (r.cost_note) e.cost.note = r.cost_note;
-  if (r.speed) e.speed = r.speed;
-  return e;
-}
-
 /** The event's local calendar day (SQLite's 'localtime' follows the process time zone, like core's). */
 const LOCAL_DAY = "strftime('%Y-%m-%d', ts / 1000, 'unixepoch', 'localtime')";
 
@@ -269,13 +116,10 @@ function groupExpr(by: GroupBy): string {
     case 'month':
       return "strftime('%Y-%m', ts / 1000, 'unixepoch', 'localtime')";
     case 'session':
-      return `COALESCE(session, '${UNKNOWN_KEY}')`;
     case 'project':
-      return `COALESCE(project, '${UNKNOWN_KEY}')`;
     case 'model':
-      return "CASE WHEN speed IS NULL THEN model ELSE model || ' (' || speed || ')' END";
     case 'agent':
-      return `COALESCE(agent_name, '${UNKNOWN_KEY}')`;
+      return groupKeySql(by);
     default:
       return unreachable(by);
   }
@@ -547,8 +391,8 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       const where = whereOf(filter);
       const rows = db
         .prepare(`SELECT * FROM events ${where.sql} ORDER BY ts, id`)
-        .all(where.params) as EventRow[];
-      return rows.map(rowToEvent);
+        .all(where.params) as Record<string, unknown>[];
+      return rows.map((r) => eventFromRow(r));
     },
     problems(under) {
       const all = db
@@ -594,14 +438,14 @@ export function openSqliteLedger(path: string, opts: SqliteLedgerOptions = {}): 
       ).run(key, value);
     },
     reprice(price) {
-      const rows = db.prepare('SELECT * FROM events').all() as EventRow[];
+      const rows = db.prepare('SELECT * FROM events').all() as Record<string, unknown>[];
       const update = db.prepare(
         'UPDATE events SET cost_nano = @cost_nano, price_source = @price_source, estimated = @estimated, cost_note = @cost_note WHERE id = @id',
       );
       let changed = 0;
       db.transaction(() => {
         for (const r of rows) {
-          const e = rowToEvent(r);
+          const e = eventFromRow(r);
           const c = price(e);
           if (c === null) continue;
           if (
