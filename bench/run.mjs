@@ -12,6 +12,7 @@
 //   BENCH_ONLY              comma-separated command names to run (default: all)
 //   BENCH_TIMEOUT_S (900)   per-run time limit
 //   BENCH_CLI               tokenledger entry point (default dist/cli/main.js), e.g. another build
+//   BENCH_KEEP_NODE_ENV=1   keep NODE_EXTRA_CA_CERTS / NODE_OPTIONS in the timed commands' environment
 //
 // Everything it makes lives in .bench/ (git-ignored): the corpus and its expected totals, the peers'
 // npm prefixes, scratch output, and results-<timestamp>.json.
@@ -100,12 +101,33 @@ function removeLedger(dbFile) {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${dbFile}${suffix}`, { force: true });
 }
 
+// Node start-up settings that cost every Node process the same fixed time and say nothing about the
+// programs measured: NODE_EXTRA_CA_CERTS makes Node parse a CA bundle before running any code (~50 ms
+// on the reference VM, which sets it), NODE_OPTIONS may add anything. Both Node-based commands
+// (tokenledger and ccusage 18) run without them; the native ccusage never reads them.
+const NODE_STARTUP_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'];
+
+/** The environment the timed commands run in, and the variables it left out (printed). */
+function benchEnv(env, keep = env.BENCH_KEEP_NODE_ENV === '1') {
+  const out = { ...env };
+  const removed = [];
+  if (!keep) {
+    for (const name of NODE_STARTUP_ENV) {
+      if (out[name] !== undefined) {
+        delete out[name];
+        removed.push(name);
+      }
+    }
+  }
+  return { env: out, removed };
+}
+
 /** The commands to time, in order. A spec with `skipped` set is reported but not run. */
-function commandSpecs({ corpusDir, peers, workDir, cfg }) {
-  const peerEnv = { ...process.env, CLAUDE_CONFIG_DIR: corpusDir };
+function commandSpecs({ corpusDir, peers, workDir, cfg, env }) {
+  const peerEnv = { ...env, CLAUDE_CONFIG_DIR: corpusDir };
   // tokenledger gets the corpus as an argument; a CLAUDE_CONFIG_DIR left in the caller's shell
   // must not add other roots to what it reads.
-  const { CLAUDE_CONFIG_DIR: _ignored, ...cliEnv } = process.env;
+  const { CLAUDE_CONFIG_DIR: _ignored, ...cliEnv } = env;
   const cli = cfg.cli;
   const cliMissing = fs.existsSync(cli) ? null : `${rel(cli)} not built`;
   const ingestDb = path.join(workDir, 'ingest', 'ledger.db');
@@ -294,7 +316,14 @@ async function main() {
   fs.rmSync(workDir, { recursive: true, force: true });
   const opts = { gnuTime, cwd: ROOT, outDir: path.join(workDir, 'out'), timeoutMs: cfg.timeoutMs, onRun };
 
-  const specs = selectSpecs(commandSpecs({ corpusDir: corpus.dir, peers, workDir, cfg }), cfg.only);
+  const { env, removed } = benchEnv(process.env);
+  if (removed.length) {
+    console.log(
+      `note: timed commands run without ${removed.join(', ')} (Node start-up settings, not part of what is\n` +
+        '      measured; NODE_EXTRA_CA_CERTS alone adds ~50 ms to every Node start here). BENCH_KEEP_NODE_ENV=1 keeps them.',
+    );
+  }
+  const specs = selectSpecs(commandSpecs({ corpusDir: corpus.dir, peers, workDir, cfg, env }), cfg.only);
   const results = [];
   for (const spec of specs) {
     const result = await runSpec(spec, opts);
@@ -315,7 +344,7 @@ async function main() {
   writeResults({
     date: new Date().toISOString(),
     machine: machine(),
-    config: { ...cfg, cli: rel(cfg.cli), gnuTime: Boolean(gnuTime) },
+    config: { ...cfg, cli: rel(cfg.cli), gnuTime: Boolean(gnuTime), envRemoved: removed },
     corpus: { dir: rel(corpus.dir), expected: corpus.expected },
     commands: results.map(({ stdoutFile: _out, ...r }) => r),
     ratios,
