@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { ledgerPath } from '../config.js';
 import {
   type Aggregate,
@@ -47,6 +48,20 @@ export interface GatherOptions {
 }
 
 /**
+ * Names the local time zone for cache keys. The zone comes from `TZ`, else the `/etc/localtime` link,
+ * and both are read without starting ICU (`Intl.DateTimeFormat` costs ~15 ms at start-up, most of a
+ * warm report); only where neither says (Windows, a copied zone file) is Intl asked.
+ */
+export function localZoneKey(env: NodeJS.ProcessEnv = process.env, localtime = '/etc/localtime'): string {
+  if (env.TZ) return `TZ=${env.TZ}`;
+  try {
+    return `link=${readlinkSync(localtime)}`;
+  } catch {
+    return `intl=${Intl.DateTimeFormat().resolvedOptions().timeZone}`;
+  }
+}
+
+/**
  * A value cached in the ledger per query and ledger generation: nothing changed, nothing recomputed.
  * Days, weeks and months are local: the same query in another time zone is another answer.
  */
@@ -58,8 +73,7 @@ function cached<T>(
   encode: (v: T) => unknown = (v) => v,
   decode: (json: unknown) => T = (json) => json as T,
 ): T {
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const key = `${name}:${JSON.stringify([...query, zone, new Date(0).getTimezoneOffset()])}`;
+  const key = `${name}:${JSON.stringify([...query, localZoneKey(), new Date(0).getTimezoneOffset()])}`;
   const generation = String(ledger.generation());
   const hit = ledger.getMeta(key);
   if (hit?.startsWith(`${generation}\n`)) return decode(JSON.parse(hit.slice(generation.length + 1)));

@@ -48,6 +48,11 @@ export interface PriceBook {
   /** Identifies the data behind the prices, so stored costs can be re-priced when it changes. */
   readonly version: string;
   quote(req: PriceRequest): PriceQuote | null;
+  /**
+   * Loads the price data now instead of on the first quote: a caller with idle time (a scan whose
+   * workers are parsing) spends it there rather than after the scan.
+   */
+  preload?(): void;
 }
 
 /** Builds rates from published $/MTok figures. */

@@ -9,8 +9,7 @@ import {
   discoverClaudeFiles,
   readClaudeAgentMeta,
 } from '../sources/claude-discover.js';
-import { ClaudeMerge } from '../sources/claude-merge.js';
-import { type ClaudeScanJob, fullScanJobs, scanClaudeFiles } from '../sources/claude-scan.js';
+import type { ClaudeScanJob } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
 import { identityOf, unchangedSince, wholeFileState } from './file-state.js';
 import type { OtlpIngest, OtlpScan } from './otlp.js';
@@ -51,16 +50,26 @@ export async function scanClaudeDirect(
   options: { inputShare?: number } = {},
 ): Promise<DirectScan> {
   const found = discoverClaudeFiles(paths);
+  const { ClaudeMerge, fullScanJobs, scanClaudeFiles } = await scanModules();
   const merge = new ClaudeMerge();
   const problems = [...found.problems];
-  for (const file of found.metaFiles) {
-    const m = readClaudeAgentMeta(file, problems);
-    if (m) merge.addMeta(m);
-  }
+  // The merge takes links in any order: agent meta files are read while the workers parse.
+  let metasRead = false;
+  const readMetas = () => {
+    metasRead = true;
+    for (const file of found.metaFiles) {
+      const m = readClaudeAgentMeta(file, problems);
+      if (m) merge.addMeta(m);
+    }
+  };
   const jobs = fullScanJobs(found.transcripts);
   const stats: ScanStats = { files: jobs.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
   const progress = tracker(jobs, onProgress);
   await scanClaudeFiles(jobs, {
+    whileWorkersParse: () => {
+      book.preload?.();
+      readMetas();
+    },
     onScan(scan, job) {
       merge.addScan(scan, job.info.project);
       for (const p of scan.problems) problems.push(p);
@@ -68,6 +77,7 @@ export async function scanClaudeDirect(
       progress(scan);
     },
   });
+  if (!metasRead) readMetas();
   stats.synthetic = merge.synthetic;
   // The other formats' modules load only when there are such files.
   const wf: WorkflowScan = found.workflowFiles.length
@@ -97,17 +107,34 @@ export interface IngestResult extends IngestStats {
   repriced: number;
 }
 
+/**
+ * The parser, merge and scheduler load only when there is something to read: a report over an
+ * unchanged tree (the common case) is start-up bound.
+ */
+async function scanModules() {
+  const [merge, scan] = await Promise.all([
+    import('../sources/claude-merge.js'),
+    import('../sources/claude-scan.js'),
+  ]);
+  return {
+    ClaudeMerge: merge.ClaudeMerge,
+    fullScanJobs: scan.fullScanJobs,
+    scanClaudeFiles: scan.scanClaudeFiles,
+  };
+}
+
 function statToState(st: Stats): { size: number; mtimeMs: number; identity: string } {
   return { size: st.size, mtimeMs: st.mtimeMs, identity: identityOf(st) };
 }
 
 function treeFingerprint(files: string[], stats: Stats[]): string {
-  const h = createHash('sha1');
+  // One string, one update: thousands of small updates cost more than the hashing.
+  let text = '';
   files.forEach((f, i) => {
     const st = stats[i]!;
-    h.update(`${f}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeMs}\n`);
+    text += `${f}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeMs}\n`;
   });
-  return h.digest('hex');
+  return createHash('sha1').update(text).digest('hex');
 }
 
 function headHash(file: string, length: number): string {
@@ -251,6 +278,7 @@ interface IngestWork {
 async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => void): Promise<void> {
   const { jobs, newLinks, metaStates, states, ledger, book, result } = work;
   const { stats } = result;
+  const { ClaudeMerge, scanClaudeFiles } = await scanModules();
   const merge = new ClaudeMerge();
   for (const l of ledger.links('claude-spawn')) merge.addSpawn(l.data as ClaudeSpawn);
   for (const l of ledger.links('claude-result')) merge.addResult(l.key, l.data as string);
@@ -305,6 +333,7 @@ async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => 
 
   const progress = tracker(jobs, onProgress);
   await scanClaudeFiles(jobs, {
+    whileWorkersParse: () => book.preload?.(),
     onScan(scan, job) {
       merge.addScan(scan, job.info.project);
       for (const s of scan.spawns) newLinks.push({ kind: 'claude-spawn', key: s.toolUseId, data: s });

@@ -11,11 +11,14 @@ export const GENAI_PRICES_SOURCE = 'genai-prices@0.1.8';
 // The price data is ~0.8 MB of JavaScript (~60 ms to load): load it on the first quote, so a report
 // served from the ledger never pays for it.
 let calcPriceFn: typeof import('@pydantic/genai-prices').calcPrice | undefined;
-function calcPrice(...args: Parameters<typeof import('@pydantic/genai-prices').calcPrice>) {
+function loadPriceData(): typeof import('@pydantic/genai-prices').calcPrice {
   calcPriceFn ??= (
     createRequire(import.meta.url)('@pydantic/genai-prices') as typeof import('@pydantic/genai-prices')
   ).calcPrice;
-  return calcPriceFn(...args);
+  return calcPriceFn;
+}
+function calcPrice(...args: Parameters<typeof import('@pydantic/genai-prices').calcPrice>) {
+  return loadPriceData()(...args);
 }
 
 type Tiered = { base: number; tiers: { start: number; price: number }[] };
@@ -183,6 +186,9 @@ export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
 
   return {
     version,
+    preload() {
+      loadPriceData();
+    },
     quote(req) {
       // Time-of-day prices (rare) need the minute; everything else changes at most daily.
       const key = `${req.provider ?? ''}|${req.model}|${req.speed ?? ''}|${Math.floor(req.time / 86_400_000)}`;

@@ -551,6 +551,32 @@ describe('call identity and skipped records', () => {
       { toolUseId: 'toolu_b', session: 's', description: 'Old style' },
     ]);
   });
+
+  it('finds a spawn whatever the spacing around its name, and only a tool named exactly Task or Agent', () => {
+    // The content cut keeps a content array whose `"name"` key is followed by "Task" or "Agent";
+    // "name" as a value, inside a text, or a longer tool name must not be taken for one.
+    const line = (id: string, content: string) =>
+      `{"type":"assistant","timestamp":"2025-06-01T10:00:00.000Z","sessionId":"s","version":"1.0.30","message":{"id":"${id}","model":"claude-sonnet-4-5","content":[${content}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":2}},"requestId":"r_${id}"}`;
+    const spawn = (id: string, name: string, gap: string) =>
+      `{"type":"tool_use","id":"toolu_${id}","name"${gap}:${gap}"${name}","input":{"description":"d ${id}"}}`;
+    const scan = parse(
+      tmpFile(
+        body([
+          line('a', spawn('a', 'Task', '')),
+          line('b', spawn('b', 'Agent', ' \t')),
+          line('c', `{"type":"text","text":"the \\"name\\":\\"Task\\" key"},{"type":"text","text":"name"}`),
+          line('d', spawn('d', 'Taskmaster', ' ')),
+          line('e', `{"type":"tool_use","id":"toolu_e","name":"Read","input":{"name":"Task"}}`),
+        ]),
+      ),
+    );
+    expect(scan.problems).toEqual([]);
+    expect(scan.calls).toHaveLength(5);
+    expect(scan.spawns.map((s) => [s.toolUseId, s.description])).toEqual([
+      ['toolu_a', 'd a'],
+      ['toolu_b', 'd b'],
+    ]);
+  });
 });
 
 // ── Broken and partial files ─────────────────────────────────────────────────────────────────────────

@@ -92,9 +92,12 @@ const STOP_REASON = Buffer.from('stop_reason":');
 const SUBAGENTS_DIR = `${sep}subagents${sep}`;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
+const COLON = 0x3a;
 // A content array holding a spawn keeps its content: the spawning tool_use is named "Task" or
-// "Agent" (a quoted value; inside a JSON string the quotes would be escaped).
-const SPAWN_HINTS = [Buffer.from('"Task"'), Buffer.from('"Agent"')];
+// "Agent". One search finds each `"name"` key (inside a JSON string its quotes would be escaped),
+// then the value after it is compared: half the bytes searched of looking for both names.
+const NAME_KEY = Buffer.from('"name"');
+const SPAWN_NAMES = [Buffer.from('"Task"'), Buffer.from('"Agent"')];
 const SEMVER = /^\d+\.\d+\.\d+([-+].*)?$/;
 const FAST = 'fast';
 
@@ -159,8 +162,20 @@ export function largerUsage(a: UsageBuckets, b: UsageBuckets): boolean {
 }
 
 function mayHoldSpawn(content: Buffer): boolean {
-  for (const hint of SPAWN_HINTS) if (content.includes(hint)) return true;
+  for (let at = content.indexOf(NAME_KEY); at >= 0; at = content.indexOf(NAME_KEY, at + 1)) {
+    let i = skipBlanks(content, at + NAME_KEY.length);
+    if (content[i] !== COLON) continue;
+    i = skipBlanks(content, i + 1);
+    for (const name of SPAWN_NAMES) {
+      if (content.subarray(i, i + name.length).equals(name)) return true;
+    }
+  }
   return false;
+}
+
+function skipBlanks(buf: Buffer, i: number): number {
+  while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d) i++;
+  return i;
 }
 
 class FileParser {

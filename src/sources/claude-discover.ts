@@ -47,6 +47,7 @@ export function defaultClaudeRoots(env: NodeJS.ProcessEnv = process.env, home = 
 const AGENT_FILE = /^agent-(.+)\.jsonl$/;
 const META_FILE = /^agent-(.+)\.meta\.json$/;
 const WORKFLOW_FILE = /^wf_.*\.json$/;
+const PROJECTS_SEGMENT = `${sep}projects${sep}`;
 
 /** True when the file's first object is OTLP/JSON (`resourceSpans`/`resourceLogs`/`resourceMetrics`). */
 function isOtlp(file: string): boolean {
@@ -68,17 +69,25 @@ function isOtlp(file: string): boolean {
 /** Describes a transcript from its path alone: project, session and sub-agent id. */
 export function describeClaudeFile(file: string, root: string): ClaudeFileInfo {
   const info: ClaudeFileInfo = { file };
-  const parts = file.split(sep);
-  const name = parts[parts.length - 1] ?? '';
-  const projectsAt = parts.lastIndexOf('projects', parts.length - 2);
-  if (projectsAt >= 0 && projectsAt + 1 < parts.length - 1) info.project = parts[projectsAt + 1];
-  else info.project = basename(statSync(root).isDirectory() ? root : dirname(root));
+  // Segments are found from the end without splitting the whole path: this runs once per file.
+  const nameAt = file.lastIndexOf(sep) + 1;
+  const name = file.slice(nameAt);
+  const parentAt = file.lastIndexOf(sep, nameAt - 2) + 1;
+  // `…/projects/<project>/…/<name>`: the last `projects` folder with a folder between it and the file.
+  const projects = file.lastIndexOf(PROJECTS_SEGMENT, nameAt - 1);
+  const projectAt = projects + PROJECTS_SEGMENT.length;
+  const projectEnd = projects >= 0 && projectAt < nameAt ? file.indexOf(sep, projectAt) : -1;
+  info.project =
+    projectEnd >= 0
+      ? file.slice(projectAt, projectEnd)
+      : basename(statSync(root).isDirectory() ? root : dirname(root));
   const agent = AGENT_FILE.exec(name);
-  if (agent && parts[parts.length - 2] === 'subagents') {
+  if (agent && file.slice(parentAt, nameAt - 1) === 'subagents') {
     info.agentId = agent[1];
-    const session = parts[parts.length - 3];
+    const sessionAt = file.lastIndexOf(sep, parentAt - 2) + 1;
+    const session = file.slice(sessionAt, parentAt - 1);
     if (session) info.session = session;
-  } else if (projectsAt >= 0 && projectsAt + 2 === parts.length - 1) {
+  } else if (projectEnd >= 0 && projectEnd === nameAt - 1) {
     info.session = name.replace(/\.jsonl$/, '');
   }
   return info;
@@ -149,26 +158,23 @@ export function discoverClaudeFiles(paths: string[]): ClaudeDiscovery {
       out.problems.push({ file: dir, line: 0, reason: `cannot read folder: ${(err as Error).message}` });
       return;
     }
+    // Under projects/ a .jsonl is a transcript; elsewhere it is sniffed for OTLP first.
+    const underProjects = (dir + sep).includes(PROJECTS_SEGMENT);
     for (const e of entries) {
+      const name = e.name;
       // Plain concatenation: path.join normalises every time, and this runs once per file.
-      const full = dir + sep + e.name;
+      const full = dir + sep + name;
       if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(full, root);
-      } else if (e.isFile()) {
-        // Claude Code keeps transcripts under projects/; anything else is sniffed for OTLP first.
-        if (e.name.endsWith('.jsonl')) {
-          if (!full.includes(`${sep}projects${sep}`) && isOtlp(full)) out.otlpFiles.push(full);
-          else add(full, root);
-        } else if (
-          e.name.endsWith('.json') &&
-          !WORKFLOW_FILE.test(e.name) &&
-          !META_FILE.test(e.name) &&
-          isOtlp(full)
-        ) {
-          out.otlpFiles.push(full);
-        }
-        if (WORKFLOW_FILE.test(e.name)) out.workflowFiles.push(full);
-        else if (META_FILE.test(e.name)) out.metaFiles.push(full);
+        if (name !== 'node_modules' && !name.startsWith('.')) walk(full, root);
+      } else if (!e.isFile()) {
+        // sockets, fifos, …: not ours
+      } else if (name.endsWith('.jsonl')) {
+        if (!underProjects && isOtlp(full)) out.otlpFiles.push(full);
+        else add(full, root);
+      } else if (name.endsWith('.json')) {
+        if (WORKFLOW_FILE.test(name)) out.workflowFiles.push(full);
+        else if (META_FILE.test(name)) out.metaFiles.push(full);
+        else if (isOtlp(full)) out.otlpFiles.push(full);
       }
     }
   }

@@ -26,6 +26,11 @@ export interface ScanOptions {
   workers?: number;
   /** Called on the main thread for every file as it finishes, in no particular order. */
   onScan(scan: ClaudeFileScan, job: ClaudeScanJob): void;
+  /**
+   * Called on the main thread once the workers are started: work it must do anyway (loading the
+   * price data) overlaps their parsing instead of following it.
+   */
+  whileWorkersParse?(): void;
 }
 
 const WORKER_URL = new URL('./claude-scan-worker.js', import.meta.url);
@@ -78,6 +83,7 @@ export async function scanClaudeFiles(jobs: ClaudeScanJob[], opts: ScanOptions):
   }
   // With two or more workers the main thread only merges (and loads what comes after, e.g. the price
   // data) and the workers parse; with one, it parses too.
+  if (workers > 0) opts.whileWorkersParse?.();
   const mainParses = workers < 2 || process.env.TOKENLEDGER_MAIN_PARSES === '1';
   for (let i = mainParses ? claim() : ordered.length; i < ordered.length; i = claim()) {
     const job = ordered[i]!;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type JsonlScanOptions, type JsonlScanResult, scanJsonl } from './jsonl-reader.js';
+import { type JsonlScanOptions, type JsonlScanResult, READ_CHUNK_BYTES, scanJsonl } from './jsonl-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-jsonl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,8 +160,8 @@ describe('scanJsonl', () => {
     expect(s.result).toEqual({ endOffset: 0, lines: 0, bytesRead: 0 });
   });
 
-  it('reads a line longer than the 8 MiB chunk whole, and the lines around it', () => {
-    const pad = 'x'.repeat(9 * 1024 * 1024);
+  it('reads a line longer than the read chunk (and than 4 chunks) whole, and the lines around it', () => {
+    const pad = 'x'.repeat(4 * READ_CHUNK_BYTES + 12_345);
     const big = `{"pad":"${pad}","output_tokens":7}`;
     const content = `{"output_tokens":1}\n${big}\nnot json\n{"output_tokens":3}\n`;
     const s = scan(file(content), ['output_tokens"']);
@@ -175,9 +175,9 @@ describe('scanJsonl', () => {
     expect(s.result.endOffset).toBe(Buffer.byteLength(content));
   });
 
-  it('finds lines that straddle the 8 MiB chunk boundary', () => {
-    // line 1 ends 10 bytes before the 8 MiB boundary; line 2 crosses it; line 3 starts after it
-    const chunk = 8 * 1024 * 1024;
+  it('finds lines that straddle the read chunk boundary', () => {
+    // line 1 ends 10 bytes before the chunk boundary; line 2 crosses it; line 3 starts after it
+    const chunk = READ_CHUNK_BYTES;
     const l1 = `{"p":"${'a'.repeat(chunk - 10 - 8)}"}`; // 8 bytes of JSON around the padding
     expect(l1.length).toBe(chunk - 10);
     const l2 = '{"output_tokens":22222}';

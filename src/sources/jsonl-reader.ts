@@ -1,7 +1,12 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** Reads in chunks so a multi-GB transcript never has to fit in memory. */
-const CHUNK = 8 * 1024 * 1024;
+/**
+ * Reads in chunks so a multi-GB transcript never has to fit in memory. 256 KiB: most transcripts
+ * are one read, and the bytes just read are still in the CPU cache when they are searched (8 MiB
+ * chunks measured 5–10% slower on the benchmark corpus, 1 MiB and 128 KiB in between).
+ */
+export const READ_CHUNK_BYTES = 256 * 1024;
+const CHUNK = READ_CHUNK_BYTES;
 const LF = 0x0a;
 const CR = 0x0d;
 const OPEN = 0x7b; // {

@@ -2,10 +2,6 @@ import { loadPriceBook } from '../../config.js';
 import type { EventFilter } from '../../core/aggregate.js';
 import { nanoToUsd } from '../../core/money.js';
 import { GENAI_PRICES_SOURCE } from '../../prices/price-book.js';
-import { dashboardData } from '../../report/dashboard.js';
-import { flowGraph } from '../../report/flow.js';
-import { renderDashboardHtml } from '../../report/html.js';
-import { renderMermaid } from '../../report/mermaid.js';
 import {
   renderProblemsTerminal,
   renderSpendCsv,
@@ -139,7 +135,13 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
     case 'csv':
       io.out(renderSpendCsv(report));
       break;
-    case 'html':
+    case 'html': {
+      // The dashboard's and the money flow's modules load only for their formats: a report is
+      // start-up bound when the ledger is warm.
+      const [{ renderDashboardHtml }, { dashboardData }] = await Promise.all([
+        import('../../report/html.js'),
+        import('../../report/dashboard.js'),
+      ]);
       io.out(
         renderDashboardHtml(
           dashboardData({
@@ -154,9 +156,15 @@ export async function reportCommand(argv: string[], io: Io, runsOnly = false): P
         ),
       );
       break;
-    case 'mermaid':
+    }
+    case 'mermaid': {
+      const [{ renderMermaid }, { flowGraph }] = await Promise.all([
+        import('../../report/mermaid.js'),
+        import('../../report/flow.js'),
+      ]);
       io.out(renderMermaid(flowGraph(g.breakdown!), report.notes));
       break;
+    }
     case 'markdown':
       if (!runsOnly) io.out(renderSpendMarkdown(report));
       if (views.length)
