@@ -20,6 +20,8 @@
 //   gateway           client → gateway → upstream (metered, written to the ledger)
 //   gateway+budget    the same with a budget on the key (a reservation before each call)
 // GW_BENCH_ONLY='gateway,bare proxy' and GW_BENCH_MODES=SSE pick some; GW_BENCH_RATE (1000).
+// GW_BENCH_BASE=DIR adds `gateway (base)`: the gateway from another build's `dist` (with its
+// package's node_modules reachable from it), to compare two builds within one run.
 // Prints medians over the rounds of p50/p99 (and the p99 range), mean, max, throughput, the
 // gateway's event-loop utilisation, and the latency added (target − direct of the same round) at
 // p50 and p99 against the target (p99 added ≤ 1 ms).
@@ -188,8 +190,8 @@ function bareMain({ upstream }) {
 // -------------------------------------------------------------------------------------------------
 // Gateway (worker)
 
-async function gatewayMain({ upstream, budget }) {
-  const dist = new URL('../dist/', import.meta.url);
+async function gatewayMain({ upstream, budget, dist: distDir }) {
+  const dist = distDir ? new URL(`file://${path.resolve(distDir)}/`) : new URL('../dist/', import.meta.url);
   const { createGateway } = await import(new URL('gateway/server.js', dist));
   const { newGatewayKey } = await import(new URL('gateway/keys.js', dist));
   const { openSqliteShared } = await import(new URL('store/shared.js', dist));
@@ -326,6 +328,9 @@ async function main() {
     ['bare proxy', { role: 'bare', upstream }],
     ['gateway', { role: 'gateway', upstream, budget: false }],
     ['gateway+budget', { role: 'gateway', upstream, budget: true }],
+    ...(process.env.GW_BENCH_BASE
+      ? [['gateway (base)', { role: 'gateway', upstream, budget: false, dist: process.env.GW_BENCH_BASE }]]
+      : []),
   ]) {
     if (ONLY && !ONLY.includes(name)) continue;
     const g = startWorker(data);

@@ -65,6 +65,17 @@ function workerUrl(): URL {
     : new URL('./sqlite-thread-worker.js', here);
 }
 
+/** The stores opened by {@link openSqliteSharedThreaded}. */
+const OFF_THREAD = new WeakSet<SharedLedger>();
+
+/**
+ * True for a store whose writes run on another thread: its caller need not keep each write small
+ * to keep its own event loop free, only the message (a fixed cost per message dominates it).
+ */
+export function writesOffThread(store: SharedLedger): boolean {
+  return OFF_THREAD.has(store);
+}
+
 type Reply = {
   id: number;
   ok: boolean;
@@ -104,7 +115,7 @@ function threadedStore(worker: Worker, location: string, onClose: () => Promise<
       worker.postMessage({ id, method, args });
     });
   };
-  return {
+  const store: SharedLedger = {
     location,
     writeEvents: (events) => call('writeEvents', events),
     aggregate: (by, filter) => call('aggregate', by, filter),
@@ -127,4 +138,6 @@ function threadedStore(worker: Worker, location: string, onClose: () => Promise<
       await onClose();
     },
   };
+  OFF_THREAD.add(store);
+  return store;
 }
