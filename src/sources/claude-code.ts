@@ -216,11 +216,14 @@ class FileParser {
    * parse, the whole line is parsed instead.
    */
   /** Offset and line of the line being parsed. */
-  private at: ClaudeScanFrom = { offset: 0, lines: 0 };
+  // Where the line being parsed starts: two numbers, not an object per line (most lines need neither).
+  private atOffset = 0;
+  private atLines = 0;
   private pendingFrom: ClaudeScanFrom | undefined;
 
   parseLine(buf: Buffer, start: number, end: number, line: number, fileOffset = 0): void {
-    this.at = { offset: fileOffset, lines: line - 1 };
+    this.atOffset = fileOffset;
+    this.atLines = line - 1;
     // Searches run on a view of this line only: a miss must not scan the rest of the buffer.
     const view = buf.subarray(start, end);
     const c = view.indexOf(CONTENT);
@@ -343,7 +346,7 @@ class FileParser {
       // Older inline sidechains put agentId on user lines only: borrow the nearest one.
       if (this.lastSidechainAgent) copy.agentId = this.lastSidechainAgent;
       else {
-        this.pendingFrom ??= this.at;
+        this.pendingFrom ??= { offset: this.atOffset, lines: this.atLines };
         this.pendingSidechain.push(copy);
       }
     }
@@ -456,13 +459,19 @@ export function parseClaudeTranscript(
  * gives, with far fewer copies to hand from a worker to the main thread.
  */
 function dedupWithinFile(calls: ClaudeCallCopy[]): ClaudeCallCopy[] {
-  const byKey = new Map<string, ClaudeCallCopy>();
+  // One map per attribution rank (0–3): no key string built per copy.
+  const byRank = [
+    new Map<string, ClaudeCallCopy>(),
+    new Map<string, ClaudeCallCopy>(),
+    new Map<string, ClaudeCallCopy>(),
+    new Map<string, ClaudeCallCopy>(),
+  ];
   const out: ClaudeCallCopy[] = [];
   for (const c of calls) {
-    const key = `${attributionRank(c)}|${c.key}`;
-    const prev = byKey.get(key);
+    const byKey = byRank[attributionRank(c)]!;
+    const prev = byKey.get(c.key);
     if (!prev) {
-      byKey.set(key, c);
+      byKey.set(c.key, c);
       out.push(c);
     } else if (largerUsage(c.usage, prev.usage)) {
       // The winning snapshot brings what describes the call with it; the place stays the first line's.
