@@ -129,7 +129,7 @@ export function priceEvent(
   speed?: string,
   inputShare = DEFAULT_INPUT_SHARE,
 ): EventCost {
-  const quote = book.quote({ model, provider, time: ts, ...(speed ? { speed } : {}) });
+  const quote = book.quote(speed ? { model, provider, time: ts, speed } : { model, provider, time: ts });
   if (!quote)
     return { nanoUsd: null, priceSource: book.version, estimated: false, note: 'unpriced: unknown model' };
   const blended = usage.unsplitTokens > 0;
@@ -141,7 +141,7 @@ export function priceEvent(
   const blend = blended
     ? `no input/output split: priced at a ${Math.round(inputShare * 100)}% input blend`
     : undefined;
-  const note = [quote.note, blend].filter(Boolean).join('; ');
+  const note = quote.note && blend ? `${quote.note}; ${blend}` : quote.note || blend;
   if (note) cost.note = note;
   return cost;
 }

@@ -88,6 +88,31 @@ describe('createPriceBook on the bundled genai-prices data', () => {
     expect(costOf(u, quote('claude-opus-4-6', Date.parse('2026-03-10T23:00:00Z')).card)).toBe(3_000_000_000);
   });
 
+  it('answers each request for its own model, provider, speed and day when they alternate', () => {
+    // The book remembers its last daily quote: every field of the request must be compared.
+    const b = createPriceBook();
+    const ask = (model: string, time = T, speed?: string, provider: string | undefined = 'anthropic') =>
+      b.quote({ model, time, ...(provider ? { provider } : {}), ...(speed ? { speed } : {}) });
+    const sonnet = ask('claude-sonnet-4-5');
+    expect(ask('claude-sonnet-4-5')).toBe(sonnet);
+    expect(ask('claude-haiku-4-5')?.matchedModel).toBe('claude-haiku-4-5');
+    expect(ask('claude-sonnet-4-5')).toBe(sonnet);
+    expect(ask('claude-sonnet-4-5', T, 'fast')?.estimated).toBe(true);
+    expect(ask('claude-sonnet-4-5')?.estimated).toBe(false);
+    expect(ask('no-such-model-xyz')).toBeNull();
+    // Another provider is another request (the data then matches the model without the provider).
+    const viaOther = ask('claude-sonnet-4-5', T, undefined, 'openai');
+    expect(viaOther?.matchedModel).toBe('claude-sonnet-4-5');
+    expect(viaOther).not.toBe(sonnet);
+    expect(ask('claude-sonnet-4-5', T, undefined, 'openai')).toBe(viaOther);
+    expect(ask('claude-sonnet-4-5')).toBe(sonnet);
+    const opus = (day: string) =>
+      costOf(usage({ inputTokens: 300_000 }), ask('claude-opus-4-6', Date.parse(day))!.card);
+    expect(opus('2026-03-10T06:00:00Z')).toBe(3_000_000_000);
+    expect(opus('2026-03-20T06:00:00Z')).toBe(1_500_000_000);
+    expect(opus('2026-03-10T07:00:00Z')).toBe(3_000_000_000);
+  });
+
   it('has no quote for an unknown model', () => {
     expect(book.quote({ model: 'no-such-model-xyz', provider: 'anthropic', time: T })).toBeNull();
     expect(book.quote({ model: 'no-such-model-xyz', time: T })).toBeNull();

@@ -184,21 +184,41 @@ export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
     return { quote: { ...quote, estimated: true, note }, perMinute };
   }
 
+  // The last daily quote: events come in runs of one model and day, and this spares building the
+  // cache key for each of them.
+  let last: { provider: string; model: string; speed: string; day: number; quote: PriceQuote | null } | null =
+    null;
+
   return {
     version,
     preload() {
       loadPriceData();
     },
     quote(req) {
+      const provider = req.provider ?? '';
+      const speed = req.speed ?? '';
+      const day = Math.floor(req.time / 86_400_000);
+      if (
+        last !== null &&
+        last.day === day &&
+        last.model === req.model &&
+        last.provider === provider &&
+        last.speed === speed
+      )
+        return last.quote;
       // Time-of-day prices (rare) need the minute; everything else changes at most daily.
-      const key = `${req.provider ?? ''}|${req.model}|${req.speed ?? ''}|${Math.floor(req.time / 86_400_000)}`;
+      const key = `${provider}|${req.model}|${speed}|${day}`;
       const hit = cache.get(key);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) {
+        last = { provider, model: req.model, speed, day, quote: hit };
+        return hit;
+      }
       const minuteKey = `${key}|${Math.floor(req.time / 60_000)}`;
       const minuteHit = cache.get(minuteKey);
       if (minuteHit !== undefined) return minuteHit;
       const { quote, perMinute } = resolve(req);
       cache.set(perMinute ? minuteKey : key, quote);
+      if (!perMinute) last = { provider, model: req.model, speed, day, quote };
       return quote;
     },
   };

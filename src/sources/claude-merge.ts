@@ -164,8 +164,11 @@ export class ClaudeMerge {
   }
 
   /** The merged calls as priced events. */
-  *events(book: PriceBook): Generator<UsageEvent> {
-    for (const [key, m] of this.calls) yield this.toEvent(key, m, book);
+  events(book: PriceBook): UsageEvent[] {
+    const out = new Array<UsageEvent>(this.calls.size);
+    let i = 0;
+    for (const [key, m] of this.calls) out[i++] = this.toEvent(key, m, book);
+    return out;
   }
 
   /** The merged calls with where their attribution came from, for the ledger's upserts. */
