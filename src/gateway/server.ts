@@ -31,7 +31,6 @@ import type { GatewayKey, SharedLedger } from '../store/shared.js';
 import { keyBudgetSpec } from './budget-spec.js';
 import { KEY_PREFIX, KeyResolver } from './keys.js';
 import { type CallSpan, OtlpExporter, type OtlpExporterOptions, parseTraceparent } from './otlp.js';
-import { writesOffThread } from './sqlite-thread.js';
 import { parseSseBlock, type SseEvent, SseFramer } from './sse.js';
 
 /**
@@ -135,12 +134,6 @@ const MAX_PENDING_EVENTS = 100_000;
 const MAX_DEFERRED_CHARS = 4_000_000;
 /** Events per store write: ~0.4 ms of a synchronous SQLite commit. */
 const WRITE_SLICE = 16;
-/**
- * Events per write to a store on its own thread: a message costs ~0.1 ms on the gateway's loop
- * whatever it holds, and each event ~2 µs more; its commit (~15 µs an event in slices of 64, 25 in
- * slices of 16) no longer holds the loop.
- */
-const OFF_THREAD_WRITE_SLICE = 64;
 const HEADER_VALUE_MAX = 256;
 
 /** Request headers never forwarded: hop-by-hop, recomputed, or the gateway's own. */
@@ -342,7 +335,7 @@ class GatewayServer implements Gateway {
     this.#estimate = opts.estimate ?? {};
     this.#flushEvery = Math.max(1, opts.flushEvery ?? 500);
     this.#flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 200);
-    this.#writeSlice = writesOffThread(this.#store) ? OFF_THREAD_WRITE_SLICE : WRITE_SLICE;
+    this.#writeSlice = this.#store.writeBatchSize ?? WRITE_SLICE;
     if (opts.alerts) {
       const store = this.#store;
       const alertStore: AlertStore = {
@@ -1034,8 +1027,8 @@ class GatewayServer implements Gateway {
   }
 
   /**
-   * Writes the waiting events; one write at a time, in slices of {@link WRITE_SLICE} (or
-   * {@link OFF_THREAD_WRITE_SLICE}) with a turn of
+   * Writes the waiting events; one write at a time, in slices of {@link WRITE_SLICE} (or the store's
+   * own `writeBatchSize`) with a turn of
    * the event loop between them (a store that writes synchronously, SQLite, then never holds the
    * loop for long); failures are kept for the next flush (bounded). Never rejects.
    */

@@ -26,6 +26,12 @@ import { openSqliteLedger } from './sqlite.js';
 export interface SharedLedger {
   /** Where it is, safe to print (a PostgreSQL URL without its password). */
   readonly location: string;
+  /**
+   * How many events a caller should hand to one `writeEvents` when it writes many, if the store
+   * knows better than the caller (a store on another thread: a message costs the same whatever it
+   * holds, so larger batches).
+   */
+  readonly writeBatchSize?: number;
   writeEvents(events: UsageEvent[]): Promise<IngestStats>;
   aggregate(by: GroupBy, filter?: SharedFilter): Promise<Aggregate>;
   events(filter?: SharedFilter): Promise<UsageEvent[]>;
