@@ -25,7 +25,7 @@ import { parsePriceOverrides } from '../prices/overrides.js';
 import { createPriceBook } from '../prices/price-book.js';
 import type { LedgerStore } from '../store/ledger.js';
 import { openSqliteLedger } from '../store/sqlite.js';
-import { ingestClaude, scanClaudeDirect } from './claude.js';
+import { ingestClaude, scanClaudeDirect, treeFingerprint } from './claude.js';
 
 // vitest.config.ts sets TZ=UTC.
 const book = createPriceBook();
@@ -275,6 +275,24 @@ describe('incremental ingest', () => {
       ['2026-01-05', 2],
       ['2026-01-06', 1],
     ]);
+  });
+
+  it('notices a transcript renamed between ingests (same inode, size and mtime: only the path differs)', async () => {
+    const { root, project } = claudeTree();
+    const file = join(project, 's1.jsonl');
+    writeFileSync(file, jsonl([c1, c2]));
+    const ledger = newLedger(root);
+    expect((await ingestClaude([root], ledger, book)).inserted).toBe(2);
+    const moved = join(project, 's1-renamed.jsonl');
+    renameSync(file, moved);
+    const r2 = await ingestClaude([root], ledger, book);
+    // The tree changed, so the new path is read (its calls are already stored: nothing is added twice).
+    expect(r2.stats.filesRead).toBe(1);
+    expect(r2).toMatchObject({ inserted: 0 });
+    expect(ledger.fileStates().has(moved)).toBe(true);
+    expect(ledger.aggregate('day').totals.events).toBe(2);
+    // And unchanged since: the next ingest reads nothing.
+    expect((await ingestClaude([root], ledger, book)).stats.filesRead).toBe(0);
   });
 
   it('keeps the largest streamed snapshot of a call whose later lines arrive in later ingests', async () => {
@@ -646,5 +664,42 @@ describe('ingest progress', () => {
     expect(seen.length).toBe(2);
     expect(seen[0]).toMatchObject({ filesDone: 1, filesTotal: 2, bytesTotal: total });
     expect(seen[1]).toEqual({ filesDone: 2, filesTotal: 2, bytesDone: total, bytesTotal: total });
+  });
+});
+
+describe('tree fingerprint', () => {
+  const st = { dev: 2049, ino: 1_234_567, size: 4_096, mtimeMs: 1_764_000_000_123.456 };
+  const base = treeFingerprint(['/p/a.jsonl', '/p/b.jsonl'], [st, { ...st, ino: 7 }]);
+
+  it('is stable for the same tree and a 40-hex-digit SHA-1', () => {
+    expect(treeFingerprint(['/p/a.jsonl', '/p/b.jsonl'], [st, { ...st, ino: 7 }])).toBe(base);
+    expect(base).toMatch(/^[0-9a-f]{40}$/);
+    expect(treeFingerprint([], [])).not.toBe(base);
+  });
+
+  it('changes with any path, device, inode, size or mtime (even by a fraction of a millisecond)', () => {
+    const variants = [
+      treeFingerprint(['/p/a.jsonl', '/p/c.jsonl'], [st, { ...st, ino: 7 }]),
+      treeFingerprint(
+        ['/p/a.jsonl', '/p/b.jsonl'],
+        [
+          { ...st, dev: 2050 },
+          { ...st, ino: 7 },
+        ],
+      ),
+      treeFingerprint(['/p/a.jsonl', '/p/b.jsonl'], [st, { ...st, ino: 8 }]),
+      treeFingerprint(
+        ['/p/a.jsonl', '/p/b.jsonl'],
+        [
+          { ...st, size: 4_097 },
+          { ...st, ino: 7 },
+        ],
+      ),
+      treeFingerprint(['/p/a.jsonl', '/p/b.jsonl'], [st, { ...st, ino: 7, mtimeMs: st.mtimeMs + 0.001 }]),
+      // the files' order is part of the tree as discovered
+      treeFingerprint(['/p/b.jsonl', '/p/a.jsonl'], [{ ...st, ino: 7 }, st]),
+    ];
+    for (const v of variants) expect(v).not.toBe(base);
+    expect(new Set(variants).size).toBe(variants.length);
   });
 });

@@ -127,14 +127,23 @@ function statToState(st: Stats): { size: number; mtimeMs: number; identity: stri
   return { size: st.size, mtimeMs: st.mtimeMs, identity: identityOf(st) };
 }
 
-function treeFingerprint(files: string[], stats: Stats[]): string {
-  // One string, one update: thousands of small updates cost more than the hashing.
-  let text = '';
-  files.forEach((f, i) => {
+/** What the fingerprint reads of a `Stats`. */
+export type FileStatLike = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>;
+
+/** A hash of the tree: every file's path, identity, size and mtime. Exported for tests. */
+export function treeFingerprint(files: string[], stats: FileStatLike[]): string {
+  // The numbers go in as raw doubles and the paths as one joined string: formatting 16k numbers and
+  // concatenating a string per file cost more than the hashing (~10 ms of a ~130 ms warm report).
+  // The count goes first: it says where the paths end and the numbers begin.
+  const nums = new Float64Array(stats.length * 4);
+  for (let i = 0; i < stats.length; i++) {
     const st = stats[i]!;
-    text += `${f}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeMs}\n`;
-  });
-  return createHash('sha1').update(text).digest('hex');
+    nums[4 * i] = st.dev;
+    nums[4 * i + 1] = st.ino;
+    nums[4 * i + 2] = st.size;
+    nums[4 * i + 3] = st.mtimeMs;
+  }
+  return createHash('sha1').update(`${files.length}\n`).update(files.join('\0')).update(nums).digest('hex');
 }
 
 function headHash(file: string, length: number): string {
