@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliResult, runCli, runCliJson } from './helpers/cli.js';
@@ -658,6 +659,32 @@ describe('prices', () => {
     expect(ingest.repriced).toBe(6);
     expect(await cost('--ledger', ledger, '--prices', prices)).toBe(7_680_000); // 720×4 + 240×20
     expect(await cost('--ledger', ledger)).toBe(1_920_000); // back to list prices
+  });
+
+  it('loads no schema library when there is no override file, and still validates one that is there', async () => {
+    // A loader hook that names every module the CLI loads: the validation library is only needed for
+    // an override file, and loading it up front cost every command ~10 ms of start-up.
+    const hook = join(home, 'loaded-modules.mjs');
+    const logLoads = `export async function load(url, context, next) {
+      if (url.startsWith('file:')) process._rawDebug('module-loaded: ' + url);
+      return next(url, context);
+    }`;
+    writeFileSync(
+      hook,
+      `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(logLoads)}));\n`,
+    );
+    const env = { NODE_OPTIONS: `--import=${pathToFileURL(hook).href}` };
+    const r = await runCli(['prices', 'claude-sonnet-4-5'], { home, env });
+    expect(r.code).toBe(0);
+    const loaded = r.stderr.split('\n').filter((l) => l.startsWith('module-loaded: '));
+    expect(loaded.some((l) => l.endsWith('/dist/cli/main.js'))).toBe(true); // the hook saw the CLI load
+    expect(loaded.filter((l) => l.includes('valibot'))).toEqual([]);
+    // The default override file is found and checked as before.
+    writeFileSync(join(home, 'prices.json'), '{"models": {"x": {"input_mtok": -1, "output_mtok": 1}}}');
+    const bad = await runCli(['prices', 'x'], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('models.x.input_mtok');
+    rmSync(join(home, 'prices.json'));
   });
 
   it('rejects a broken override file with exit code 2', async () => {
