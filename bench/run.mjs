@@ -8,6 +8,8 @@
 // Environment:
 //   BENCH_MB (500)          corpus size; BENCH_SEED (11) generator seed
 //   BENCH_RUNS (5)          timed repetitions after one untimed warm-up
+//   BENCH_ORDER (rounds)    rounds: the commands take turns (warm-ups, then one run of each per round);
+//                           sequential: each command's runs back to back
 //   BENCH_RUNS_SLOW (2)     repetitions of ccusage 18 (no warm-up: it takes ~20 s at 500 MB)
 //   BENCH_ONLY              comma-separated command names to run (default: all)
 //   BENCH_TIMEOUT_S (900)   per-run time limit
@@ -20,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findGnuTime, measure, runOnce, slug, tail } from './lib/measure.mjs';
+import { findGnuTime, measure, measureInterleaved, runOnce, slug, tail } from './lib/measure.mjs';
 import {
   byModelMatches,
   COLD,
@@ -61,7 +63,14 @@ function readConfig(env) {
     timeoutMs: num('BENCH_TIMEOUT_S', 900) * 1000,
     cli: path.resolve(ROOT, env.BENCH_CLI ?? path.join('dist', 'cli', 'main.js')),
     only: env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : null,
+    order: readOrder(env.BENCH_ORDER),
   };
+}
+
+function readOrder(value = 'rounds') {
+  if (value !== 'rounds' && value !== 'sequential')
+    throw new Error(`BENCH_ORDER must be rounds or sequential, got ${value}`);
+  return value;
 }
 
 function reportGnuTime() {
@@ -219,25 +228,61 @@ async function runSetup(spec, opts) {
   };
 }
 
-async function runSpec(spec, opts) {
-  const base = { name: spec.name, commandLine: commandLine(spec), runs: [], error: null, skipped: null };
-  if (spec.skipped) return { ...base, skipped: spec.skipped };
-  console.log(`\n${spec.name}: ${base.commandLine}`);
+/** Prints a spec's command and runs its one-off preparation; an error when its setup step failed. */
+async function prepareSpec(spec, opts) {
+  console.log(`\n${spec.name}: ${commandLine(spec)}`);
   spec.beforeAll?.();
   const setupError = spec.setup ? await runSetup(spec, opts) : null;
-  if (setupError) {
-    printFailure(spec.name, setupError);
-    return { ...base, error: setupError };
-  }
+  if (setupError) printFailure(spec.name, setupError);
+  return setupError;
+}
+
+function baseResult(spec) {
+  return { name: spec.name, commandLine: commandLine(spec), runs: [], error: null, skipped: null };
+}
+
+async function runSpec(spec, opts) {
+  const base = baseResult(spec);
+  if (spec.skipped) return { ...base, skipped: spec.skipped };
+  const setupError = await prepareSpec(spec, opts);
+  if (setupError) return { ...base, error: setupError };
   const result = await measure(spec, opts);
   if (result.error) printFailure(spec.name, result.error);
   return { ...base, ...result };
 }
 
-function onRun(run, timed) {
+/**
+ * The commands in rounds (BENCH_ORDER=rounds, the default), else each on its own. A command with
+ * fewer runs (ccusage 18: 2, no warm-up, ~20 s a run) takes part in the first rounds only. Results
+ * keep the specs' order.
+ */
+async function runSpecs(specs, opts, order) {
+  const byName = new Map();
+  const together = [];
+  for (const spec of specs) {
+    if (spec.skipped || order === 'sequential') continue;
+    const setupError = await prepareSpec(spec, opts);
+    if (setupError) byName.set(spec.name, { ...baseResult(spec), error: setupError });
+    else together.push(spec);
+  }
+  if (together.length) {
+    console.log(`\nin rounds: ${together.map((s) => s.name).join(', ')}`);
+    const measured = await measureInterleaved(together, opts);
+    for (const [k, spec] of together.entries()) {
+      const result = measured[k];
+      if (result.error) printFailure(spec.name, result.error);
+      byName.set(spec.name, { ...baseResult(spec), ...result });
+    }
+  }
+  for (const spec of specs) if (!byName.has(spec.name)) byName.set(spec.name, await runSpec(spec, opts));
+  return specs.map((spec) => byName.get(spec.name));
+}
+
+function onRun(run, timed, name) {
   const cpu = run.cpuS == null ? '' : `, cpu ${run.cpuS.toFixed(2)} s`;
   const rss = run.rssMiB == null ? '' : `, ${run.rssMiB.toFixed(0)} MiB`;
-  console.log(`  ${timed ? 'run   ' : 'warmup'} ${run.wallS.toFixed(3)} s${cpu}${rss}`);
+  const who = name ? `${name.padEnd(24)} ` : '';
+  console.log(`  ${who}${timed ? 'run   ' : 'warmup'} ${run.wallS.toFixed(3)} s${cpu}${rss}`);
 }
 
 /** Why a verdict is what it is, when that is not obvious from the numbers. */
@@ -324,11 +369,7 @@ async function main() {
     );
   }
   const specs = selectSpecs(commandSpecs({ corpusDir: corpus.dir, peers, workDir, cfg, env }), cfg.only);
-  const results = [];
-  for (const spec of specs) {
-    const result = await runSpec(spec, opts);
-    results.push({ ...result, median: summarize(result) });
-  }
+  const results = (await runSpecs(specs, opts, cfg.order)).map((r) => ({ ...r, median: summarize(r) }));
 
   const byName = Object.fromEntries(results.map((r) => [r.name, r]));
   const medians = Object.fromEntries(results.map((r) => [r.name, r.median]));

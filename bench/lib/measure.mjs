@@ -105,6 +105,34 @@ export async function measure(spec, opts) {
   return result;
 }
 
+/**
+ * Several benchmarks in rounds: every command's warm-up, then one timed run of each command per
+ * round. The machine's state drifts (other load, the page cache, CPU frequency) over the minutes a
+ * benchmark takes; in rounds, the drift falls on every command alike, so ratios taken within one
+ * benchmark compare like with like. A failed command drops out; the others go on.
+ */
+export async function measureInterleaved(specs, opts) {
+  const results = specs.map((spec) => ({ name: spec.name, runs: [], error: null, stdoutFile: null }));
+  const rounds = Math.max(0, ...specs.map((s) => (s.warmup ? 1 : 0) + s.runs));
+  for (let i = 0; i < rounds; i++) {
+    for (const [k, spec] of specs.entries()) {
+      const result = results[k];
+      if (result.error || i >= (spec.warmup ? 1 : 0) + spec.runs) continue;
+      const timed = !spec.warmup || i > 0;
+      spec.beforeEach?.();
+      const run = await runOnce({ ...spec, ...opts, label: slug(spec.name) });
+      if (!run.ok) {
+        result.error = describeFailure(run);
+        continue;
+      }
+      if (timed) result.runs.push({ wallS: run.wallS, cpuS: run.cpuS, rssMiB: run.rssMiB });
+      result.stdoutFile = run.stdoutFile;
+      opts.onRun?.(run, timed, spec.name);
+    }
+  }
+  return results;
+}
+
 function describeFailure(run) {
   const why = run.timedOut
     ? 'timed out'
