@@ -8,7 +8,8 @@
 // Environment:
 //   BENCH_MB (500)          corpus size; BENCH_SEED (11) generator seed
 //   BENCH_RUNS (5)          timed repetitions after one untimed warm-up
-//   BENCH_ORDER (rounds)    rounds: the commands take turns (warm-ups, then one run of each per round);
+//   BENCH_ORDER (rounds)    rounds: the commands take turns (warm-ups, then one run of each per round,
+//                           each round starting one command further on);
 //                           sequential: each command's runs back to back
 //   BENCH_RUNS_SLOW (2)     repetitions of ccusage 18 (no warm-up: it takes ~20 s at 500 MB)
 //   BENCH_ONLY              comma-separated command names to run (default: all)
@@ -267,12 +268,9 @@ async function runSpecs(specs, opts, order) {
   }
   if (together.length) {
     console.log(`\nin rounds: ${together.map((s) => s.name).join(', ')}`);
-    const measured = await measureInterleaved(together, opts);
-    for (const [k, spec] of together.entries()) {
-      const result = measured[k];
-      if (result.error) printFailure(spec.name, result.error);
-      byName.set(spec.name, { ...baseResult(spec), ...result });
-    }
+    const measured = await measureInterleaved(together, { ...opts, onFailure: printFailure });
+    for (const [k, spec] of together.entries())
+      byName.set(spec.name, { ...baseResult(spec), ...measured[k] });
   }
   for (const spec of specs) if (!byName.has(spec.name)) byName.set(spec.name, await runSpec(spec, opts));
   return specs.map((spec) => byName.get(spec.name));

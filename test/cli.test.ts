@@ -662,8 +662,9 @@ describe('prices', () => {
   });
 
   it('loads no schema library when there is no override file, and still validates one that is there', async () => {
-    // A loader hook that names every module the CLI loads: the validation library is only needed for
-    // an override file, and loading it up front cost every command ~10 ms of start-up.
+    // Names every module the CLI loads: ES modules through a loader hook, CommonJS ones (which the
+    // hook does not see on Node 20) from require's cache at exit. The validation library is only
+    // needed for an override file, and loading it up front cost every command ~10 ms of start-up.
     const hook = join(home, 'loaded-modules.mjs');
     const logLoads = `export async function load(url, context, next) {
       if (url.startsWith('file:')) process._rawDebug('module-loaded: ' + url);
@@ -671,7 +672,13 @@ describe('prices', () => {
     }`;
     writeFileSync(
       hook,
-      `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(logLoads)}));\n`,
+      [
+        "import { createRequire, register } from 'node:module';",
+        `register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(logLoads)}));`,
+        'const { cache } = createRequire(import.meta.url);',
+        "process.on('exit', () => { for (const f of Object.keys(cache)) process._rawDebug('module-loaded: ' + f); });",
+        '',
+      ].join('\n'),
     );
     const env = { NODE_OPTIONS: `--import=${pathToFileURL(hook).href}` };
     const r = await runCli(['prices', 'claude-sonnet-4-5'], { home, env });

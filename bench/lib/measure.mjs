@@ -96,6 +96,7 @@ export async function measure(spec, opts) {
     const run = await runOnce({ ...spec, ...opts, label: slug(spec.name) });
     if (!run.ok) {
       result.error = describeFailure(run);
+      result.stdoutFile = null; // the failed run overwrote it: no totals are read from it
       return result;
     }
     if (timed) result.runs.push({ wallS: run.wallS, cpuS: run.cpuS, rssMiB: run.rssMiB });
@@ -109,13 +110,17 @@ export async function measure(spec, opts) {
  * Several benchmarks in rounds: every command's warm-up, then one timed run of each command per
  * round. The machine's state drifts (other load, the page cache, CPU frequency) over the minutes a
  * benchmark takes; in rounds, the drift falls on every command alike, so ratios taken within one
- * benchmark compare like with like. A failed command drops out; the others go on.
+ * benchmark compare like with like. Each round starts one command further on, so no command always
+ * follows the same one (e.g. a report always right after an ingest has written its ledger).
+ * A failed command drops out (reported through `opts.onFailure` at once); the others go on.
  */
 export async function measureInterleaved(specs, opts) {
   const results = specs.map((spec) => ({ name: spec.name, runs: [], error: null, stdoutFile: null }));
   const rounds = Math.max(0, ...specs.map((s) => (s.warmup ? 1 : 0) + s.runs));
   for (let i = 0; i < rounds; i++) {
-    for (const [k, spec] of specs.entries()) {
+    for (let j = 0; j < specs.length; j++) {
+      const k = (i + j) % specs.length;
+      const spec = specs[k];
       const result = results[k];
       if (result.error || i >= (spec.warmup ? 1 : 0) + spec.runs) continue;
       const timed = !spec.warmup || i > 0;
@@ -123,6 +128,8 @@ export async function measureInterleaved(specs, opts) {
       const run = await runOnce({ ...spec, ...opts, label: slug(spec.name) });
       if (!run.ok) {
         result.error = describeFailure(run);
+        result.stdoutFile = null;
+        opts.onFailure?.(spec.name, result.error);
         continue;
       }
       if (timed) result.runs.push({ wallS: run.wallS, cpuS: run.cpuS, rssMiB: run.rssMiB });

@@ -20,6 +20,8 @@ export function median(values) {
 
 /** Medians per command; a failed or skipped command has none. */
 export function summarize(result) {
+  // The runs before a failure are kept in the results file, but no median is taken from them.
+  if (result.error || result.skipped) return { wallS: null, cpuS: null, rssMiB: null };
   const pick = (key) => median(result.runs.map((r) => r[key]));
   return { wallS: pick('wallS'), cpuS: pick('cpuS'), rssMiB: pick('rssMiB') };
 }

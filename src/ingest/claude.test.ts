@@ -702,4 +702,10 @@ describe('tree fingerprint', () => {
     for (const v of variants) expect(v).not.toBe(base);
     expect(new Set(variants).size).toBe(variants.length);
   });
+
+  it('keeps where one path ends and the next begins', () => {
+    expect(treeFingerprint(['/p/ab', '/p/c'], [st, st])).not.toBe(
+      treeFingerprint(['/p/a', 'b/p/c'], [st, st]),
+    );
+  });
 });
