@@ -95,6 +95,12 @@ export function computeTargets(medians, ratios) {
       fmt(rss(COLD), 0, ' MiB'),
     ),
     target(
+      `first ingest peak RSS <= ${RSS_LIMIT_MIB} MiB`,
+      rss(INGEST),
+      (v) => v <= RSS_LIMIT_MIB,
+      fmt(rss(INGEST), 0, ' MiB'),
+    ),
+    target(
       `warm peak RSS <= ${RSS_LIMIT_MIB} MiB`,
       rss(WARM),
       (v) => v <= RSS_LIMIT_MIB,

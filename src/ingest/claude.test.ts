@@ -623,9 +623,9 @@ describe('prices', () => {
   });
 
   it('re-prices calls committed by an ingest that was interrupted before it finished', async () => {
-    // An ingest commits a batch every 50,000 call copies (BATCH_COPIES in claude.ts). One file of
-    // 50,000 calls makes the first batch; the ingest then dies (here: the progress callback throws)
-    // before it records which prices it used. The next ingest runs with other prices.
+    // An ingest commits a batch once 25,000 call copies are pending (BATCH_COPIES in claude.ts). One
+    // file of 50,000 calls makes the first batch; the ingest then dies (here: the progress callback
+    // throws) before it records which prices it used. The next ingest runs with other prices.
     const { root, project } = claudeTree();
     const line = (i: number) =>
       `{"type":"assistant","timestamp":"2026-01-05T10:00:00.000Z","message":{"id":"m${i}","model":"x-model","usage":{"input_tokens":1000,"output_tokens":100}}}\n`;
