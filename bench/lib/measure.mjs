@@ -85,24 +85,11 @@ function readGnuTime(timeFile) {
 /**
  * A benchmark: optional untimed warm-up, then `runs` timed repetitions. `beforeEach` runs before
  * every execution (warm-up included), e.g. to delete a ledger. Stops at the first failure and
- * keeps its stderr, so one broken command never stops the others.
+ * keeps its stderr, so one broken command never stops the others. (One command in rounds.)
  */
 export async function measure(spec, opts) {
-  const result = { name: spec.name, runs: [], error: null, stdoutFile: null };
-  const total = (spec.warmup ? 1 : 0) + spec.runs;
-  for (let i = 0; i < total; i++) {
-    const timed = !spec.warmup || i > 0;
-    spec.beforeEach?.();
-    const run = await runOnce({ ...spec, ...opts, label: slug(spec.name) });
-    if (!run.ok) {
-      result.error = describeFailure(run);
-      result.stdoutFile = null; // the failed run overwrote it: no totals are read from it
-      return result;
-    }
-    if (timed) result.runs.push({ wallS: run.wallS, cpuS: run.cpuS, rssMiB: run.rssMiB });
-    result.stdoutFile = run.stdoutFile;
-    opts.onRun?.(run, timed);
-  }
+  const onRun = opts.onRun && ((run, timed) => opts.onRun(run, timed));
+  const [result] = await measureInterleaved([spec], { ...opts, onRun, onFailure: undefined });
   return result;
 }
 
@@ -128,7 +115,7 @@ export async function measureInterleaved(specs, opts) {
       const run = await runOnce({ ...spec, ...opts, label: slug(spec.name) });
       if (!run.ok) {
         result.error = describeFailure(run);
-        result.stdoutFile = null;
+        result.stdoutFile = null; // the failed run overwrote it: no totals are read from it
         opts.onFailure?.(spec.name, result.error);
         continue;
       }

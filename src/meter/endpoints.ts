@@ -1,5 +1,5 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { isObj, type Rec } from '../core/json.js';
+import { isObj, type Rec, str } from '../core/json.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
 import {
   ANTHROPIC_TOKENIZER_MARGIN,
@@ -46,17 +46,22 @@ export interface StreamTracker {
   result(end: StreamEnd): CallResult;
 }
 
-const str = (x: unknown): string | undefined => (typeof x === 'string' && x !== '' ? x : undefined);
+/** A call's result with the answering model and the response id, each when known. */
+function callResult(
+  usage: UsageBuckets | null,
+  status: CallResult['status'],
+  model: string | undefined,
+  id: string | undefined,
+): CallResult {
+  const r: CallResult = { usage, status };
+  if (model) r.model = model;
+  if (id) r.responseId = id;
+  return r;
+}
 
 function resultFrom(usage: UsageBuckets | null, data: unknown): CallResult {
-  const r: CallResult = { usage, status: 'ok' };
-  if (isObj(data)) {
-    const model = str(data.model);
-    const id = str(data.id);
-    if (model) r.model = model;
-    if (id) r.responseId = id;
-  }
-  return r;
+  const d = isObj(data) ? data : {};
+  return callResult(usage, 'ok', str(d.model), str(d.id));
 }
 
 /** Text generated so far, kept only in memory and only to estimate the output of a cut stream. */
@@ -83,10 +88,7 @@ class StreamSeen {
   id: string | undefined;
 
   result(end: StreamEnd): CallResult {
-    const r: CallResult = { usage: this.usage, status: end === 'complete' ? 'ok' : end };
-    if (this.model) r.model = this.model;
-    if (this.id) r.responseId = this.id;
-    return r;
+    return callResult(this.usage, end === 'complete' ? 'ok' : end, this.model, this.id);
   }
 
   /**

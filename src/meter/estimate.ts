@@ -1,5 +1,5 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { isObj, type Rec } from '../core/json.js';
+import { arr, isObj, type Rec } from '../core/json.js';
 import type { NanoUsd } from '../core/money.js';
 import {
   type PriceBook,
@@ -189,7 +189,6 @@ function countPieces(pieces: readonly string[], chars: number, exactChars: numbe
 // Tally: what a walk over a request finds
 // ---------------------------------------------------------------------------------------------
 
-const arr = (x: unknown): readonly unknown[] => (Array.isArray(x) ? x : []);
 type Media = 'image' | 'document' | 'audio';
 
 interface Settings {

@@ -1,6 +1,6 @@
 import { sep } from 'node:path';
 import type { Problem } from '../core/event.js';
-import { isObj, type Rec } from '../core/json.js';
+import { isObj, type Rec, str } from '../core/json.js';
 import { emptyUsage, totalInputTokens, type UsageBuckets } from '../core/usage.js';
 import { scanJsonl } from './jsonl-reader.js';
 
@@ -101,8 +101,6 @@ const SPAWN_NAMES = [Buffer.from('"Task"'), Buffer.from('"Agent"')];
 const SEMVER = /^\d+\.\d+\.\d+([-+].*)?$/;
 const FAST = 'fast';
 
-const str = (x: unknown): string | undefined => (typeof x === 'string' && x.length > 0 ? x : undefined);
-
 function count(x: unknown): number | null {
   if (x === undefined || x === null) return 0;
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : null;
@@ -166,8 +164,9 @@ function mayHoldSpawn(content: Buffer): boolean {
     let i = skipBlanks(content, at + NAME_KEY.length);
     if (content[i] !== COLON) continue;
     i = skipBlanks(content, i + 1);
+    // Compared in place (no view per key); a range cut short by the content's end never matches.
     for (const name of SPAWN_NAMES) {
-      if (content.subarray(i, i + name.length).equals(name)) return true;
+      if (name.compare(content, i, Math.min(i + name.length, content.length)) === 0) return true;
     }
   }
   return false;

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { Attribution, Problem, UsageEvent } from '../core/event.js';
-import { isObj, type Rec } from '../core/json.js';
+import { arr, isObj, type Rec } from '../core/json.js';
 import { type PriceBook, priceEvent } from '../core/pricing.js';
 import { emptyUsage, type UsageBuckets } from '../core/usage.js';
 import { scanJsonl } from './jsonl-reader.js';
@@ -91,8 +91,6 @@ function readHead(file: string): string {
     closeSync(fd);
   }
 }
-
-const arr = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
 
 /** An OTLP attribute list `[{key, value: AnyValue}]` → key → AnyValue (first occurrence wins). */
 function attrMap(list: unknown): Map<string, Rec> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Problem } from '../core/event.js';
-import { isObj } from '../core/json.js';
+import { isObj, str } from '../core/json.js';
 import type { RunAgent, RunSummary } from '../core/run.js';
 
 /**
@@ -13,7 +13,6 @@ export interface WorkflowParse {
   problems: Problem[];
 }
 
-const str = (x: unknown): string | undefined => (typeof x === 'string' && x.length > 0 ? x : undefined);
 const int = (x: unknown): number | undefined =>
   typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : undefined;
 
