@@ -1,8 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as Agg from '../src/core/aggregate.js';
+import type { PriceBook } from '../src/core/pricing.js';
+import type * as Ingest from '../src/ingest/claude.js';
+import type * as Prices from '../src/prices/price-book.js';
 import type { ClaudeFileScan } from '../src/sources/claude-code.js';
 import type * as Discover from '../src/sources/claude-discover.js';
 import type * as Scan from '../src/sources/claude-scan.js';
+import { GEN_CORPUS } from './helpers/paths.js';
 
 // Worker threads run the COMPILED worker (dist/sources/claude-scan-worker.js; the test setup builds
 // dist), so this suite imports the compiled scanner: from src it would fall back to the main thread.
@@ -36,5 +54,141 @@ describe('scanning transcripts on worker threads', () => {
   it('lets the main thread do its own work once while workers parse, and only then', async () => {
     expect((await scanAll(0)).hooks).toBe(0);
     expect((await scanAll(1)).hooks).toBe(1);
+  });
+});
+
+// Reports that tally whole projects per thread (ingest/claude-partition.ts) against one merge of all
+// the files on the main thread: the same sums, problems and counts, for every grouping.
+const { reportClaudeDirect, scanClaudeDirect } = (await import(dist('ingest/claude.js'))) as typeof Ingest;
+const { createPriceBook } = (await import(dist('prices/price-book.js'))) as typeof Prices;
+const { aggregate, GROUP_BYS } = (await import(dist('core/aggregate.js'))) as typeof Agg;
+
+describe('a direct report tallied by project on worker threads', () => {
+  const book = createPriceBook();
+  let root: string;
+
+  beforeAll(() => {
+    // Three generated trees (~3 MB, two projects each, named the same in every tree) moved into one,
+    // each project under a name of its own: six projects that balance across two or three threads.
+    root = mkdtempSync(join(tmpdir(), 'tokenledger-partition-'));
+    mkdirSync(join(root, 'claude', 'projects'), { recursive: true });
+    for (const seed of [7, 8, 9]) {
+      const tree = join(root, `gen-${seed}`);
+      execFileSync(process.execPath, [GEN_CORPUS, tree, '3', String(seed)]);
+      readdirSync(join(tree, 'projects'))
+        .sort()
+        .forEach((project, i) => {
+          const to = join(root, 'claude', 'projects', `-home-dev-p${seed}-${i}`);
+          renameSync(join(tree, 'projects', project), to);
+        });
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const norm = (a: Agg.Aggregate) => {
+    const t = (x: Agg.Tally) => ({ ...x, unpricedModels: [...x.unpricedModels].sort() });
+    return { totals: t(a.totals), groups: a.groups.map(t) };
+  };
+
+  async function expectSameAsMerged(
+    paths: string[],
+    workers: number,
+    opts: { book?: PriceBook; filter?: Agg.EventFilter } = {},
+  ) {
+    const b = opts.book ?? book;
+    const merged = await scanClaudeDirect(paths, b);
+    const byProject: boolean[] = [];
+    for (const by of GROUP_BYS) {
+      const filter = opts.filter ?? {};
+      const r = await reportClaudeDirect(paths, b, { by, filter }, undefined, { workers });
+      expect(norm(r.agg), by).toEqual(norm(aggregate(merged.events, by, filter)));
+      expect(r.problems).toEqual(merged.problems);
+      expect(r.stats).toEqual(merged.stats);
+      byProject.push(r.byProject);
+    }
+    return byProject;
+  }
+
+  it('gives the sums of one merge of every file, for every grouping (2 and 3 threads)', async () => {
+    const tree = join(root, 'claude');
+    expect(await expectSameAsMerged([tree], 1)).toEqual(GROUP_BYS.map(() => true));
+    expect(await expectSameAsMerged([tree], 2)).toEqual(GROUP_BYS.map(() => true));
+    const merged = await scanClaudeDirect([tree], book);
+    expect(merged.events.length).toBeGreaterThan(300);
+    expect(new Set(merged.events.map((e) => e.attribution.project)).size).toBe(6);
+    expect(merged.events.some((e) => e.attribution.agentType)).toBe(true);
+  });
+
+  it('with filters, and with the real-format fixtures (problems, progress echoes, metas) beside them', async () => {
+    const paths = [join(root, 'claude'), fixtures];
+    expect(await expectSameAsMerged(paths, 1)).toEqual(GROUP_BYS.map(() => true));
+    // The generated calls are all on 2026-01-01; the fixtures' on other days.
+    const day = { filter: { since: '2026-01-01', until: '2026-01-01' } };
+    expect(await expectSameAsMerged(paths, 2, day)).toEqual(GROUP_BYS.map(() => true));
+    const all = await reportClaudeDirect(paths, book, { by: 'day', filter: {} });
+    const oneDay = await reportClaudeDirect(paths, book, { by: 'day', ...day });
+    expect(oneDay.agg.totals.events).toBeGreaterThan(300);
+    expect(oneDay.agg.totals.events).toBeLessThan(all.agg.totals.events);
+    const one = { filter: { project: '-home-dev-p8-0' } };
+    expect(await expectSameAsMerged(paths, 1, one)).toEqual(GROUP_BYS.map(() => true));
+    expect((await scanClaudeDirect(paths, book)).problems.length).toBeGreaterThan(0);
+  });
+
+  it('counts a call copied into another thread’s project once, with its largest snapshot', async () => {
+    // A session moved to another project folder: its call is in two projects. Each thread starts
+    // with one of the two largest projects, so the copies are read by two threads: their sums would
+    // count the call twice, and the files are merged on the main thread instead.
+    const moved = join(root, 'moved', 'projects');
+    mkdirSync(moved, { recursive: true });
+    for (const p of ['-home-dev-p7-0', '-home-dev-p8-0'])
+      cpSync(join(root, 'claude', 'projects', p), join(moved, p), { recursive: true });
+    const p7 = join(moved, '-home-dev-p7-0');
+    const session = readdirSync(p7).find((f) => f.endsWith('.jsonl'))!;
+    const line = readFileSync(join(p7, session), 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"output_tokens"') && l.includes('"type":"assistant"'))!;
+    const bigger = line.replace(/"output_tokens":(\d+)/, (_m, n) => `"output_tokens":${Number(n) + 1000}`);
+    const before = await scanClaudeDirect([moved], book);
+    writeFileSync(join(moved, '-home-dev-p8-0', session), `${bigger}\n`);
+    try {
+      expect(await expectSameAsMerged([moved], 1)).toEqual(GROUP_BYS.map(() => false));
+      const after = await scanClaudeDirect([moved], book);
+      expect(after.events.length).toBe(before.events.length);
+      const out = (es: typeof after.events) => es.reduce((n, e) => n + e.usage.outputTokens, 0);
+      expect(out(after.events)).toBe(out(before.events) + 1000);
+      // Without the copy the same two projects are tallied per thread.
+      rmSync(join(moved, '-home-dev-p8-0', session));
+      expect(await expectSameAsMerged([moved], 1)).toEqual(GROUP_BYS.map(() => true));
+    } finally {
+      rmSync(join(root, 'moved'), { recursive: true, force: true });
+    }
+  });
+
+  it('merges on the main thread for a price book the workers cannot rebuild, or one dominant project', async () => {
+    const custom: PriceBook = { version: 'custom', quote: (req) => book.quote(req) };
+    expect(await expectSameAsMerged([join(root, 'claude')], 1, { book: custom })).toEqual(
+      GROUP_BYS.map(() => false),
+    );
+    // One project holding nearly all the bytes.
+    const dominant = [join(root, 'claude', 'projects', '-home-dev-p7-0'), fixtures];
+    expect(await expectSameAsMerged(dominant, 1)).toEqual(GROUP_BYS.map(() => false));
+  });
+
+  it('reports progress up to every file and byte', async () => {
+    const seen: Ingest.IngestProgress[] = [];
+    const r = await reportClaudeDirect(
+      [join(root, 'claude')],
+      book,
+      { by: 'day', filter: {} },
+      (p) => seen.push({ ...p }),
+      { workers: 1 },
+    );
+    expect(r.byProject).toBe(true);
+    const last = seen.at(-1)!;
+    expect(last.filesDone).toBe(last.filesTotal);
+    expect(last.bytesDone).toBe(last.bytesTotal);
+    expect(last.filesTotal).toBe(r.stats.filesRead);
   });
 });

@@ -14,7 +14,7 @@ import type { PriceBook } from '../core/pricing.js';
 import type { RunSummary } from '../core/run.js';
 import type { LedgerStore } from '../store/ledger.js';
 import { displayPath } from './io.js';
-import { ingestWithProgress, openLedger, scanWithProgress } from './sources.js';
+import { ingestWithProgress, openLedger, reportWithProgress, scanWithProgress } from './sources.js';
 
 /** Everything `report` and `runs` show, from the ledger or straight from the files. */
 export interface Gathered {
@@ -123,6 +123,17 @@ function runMatches(run: RunSummary, f: EventFilter): boolean {
 
 export async function gather(o: GatherOptions): Promise<Gathered> {
   if (o.store) return gatherShared(o, o.store);
+  if (o.noLedger && !o.breakdown) {
+    const r = await reportWithProgress(o.paths, o.book, { by: o.by, filter: o.filter }, o.inputShare);
+    return {
+      agg: r.agg,
+      problems: r.problems,
+      source: `${r.stats.files} files, no ledger`,
+      runs: r.runs.filter((run) => runMatches(run, o.filter)),
+      runEvents: r.runEvents,
+      pool: r.runs,
+    };
+  }
   if (o.noLedger) {
     const scan = await scanWithProgress(o.paths, o.book, o.inputShare);
     const runs = scan.runs.filter((r) => runMatches(r, o.filter));

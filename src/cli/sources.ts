@@ -1,6 +1,14 @@
 import { resolve } from 'node:path';
+import type { EventFilter, GroupBy } from '../core/aggregate.js';
 import type { PriceBook } from '../core/pricing.js';
-import { type DirectScan, type IngestResult, ingestClaude, scanClaudeDirect } from '../ingest/claude.js';
+import {
+  type DirectReport,
+  type DirectScan,
+  type IngestResult,
+  ingestClaude,
+  reportClaudeDirect,
+  scanClaudeDirect,
+} from '../ingest/claude.js';
 import { defaultClaudeRoots } from '../sources/claude-discover.js';
 import type { LedgerStore } from '../store/ledger.js';
 import { UsageError } from './errors.js';
@@ -52,6 +60,26 @@ export async function scanWithProgress(
     return await scanClaudeDirect(
       paths,
       book,
+      progress.update,
+      inputShare === undefined ? {} : { inputShare },
+    );
+  } finally {
+    progress.done();
+  }
+}
+
+export async function reportWithProgress(
+  paths: string[],
+  book: PriceBook,
+  task: { by: GroupBy; filter: EventFilter },
+  inputShare?: number,
+): Promise<DirectReport> {
+  const progress = progressLine();
+  try {
+    return await reportClaudeDirect(
+      paths,
+      book,
+      task,
       progress.update,
       inputShare === undefined ? {} : { inputShare },
     );

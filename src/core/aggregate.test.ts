@@ -5,6 +5,7 @@ import {
   GROUP_BYS,
   groupKeyOf,
   matchesFilter,
+  mergeAggregates,
   monthOf,
   sortGroups,
   UNKNOWN_KEY,
@@ -253,5 +254,42 @@ describe('aggregate', () => {
     expect(r.groups).toEqual([]);
     expect(r.totals.events).toBe(0);
     expect(r.totals.costNano).toBe(0);
+  });
+});
+
+describe('mergeAggregates', () => {
+  const events = [
+    ev({ ts: '2026-01-09T10:00:00Z', model: 'm-a', nano: 100, usage: { inputTokens: 20 } }),
+    ev({ ts: '2026-01-10T10:00:00Z', model: 'm-a', nano: 250, estimated: true, usage: { outputTokens: 7 } }),
+    ev({ ts: '2026-01-09T12:00:00Z', model: 'm-x', nano: null, usage: { inputTokens: 1000 } }),
+    ev({ ts: '2026-01-11T08:00:00Z', model: 'm-y', nano: null, attribution: { project: 'beta' } }),
+    ev({ ts: '2026-01-10T23:00:00Z', model: 'm-b', nano: 5, attribution: { project: 'alpha' } }),
+  ];
+
+  it('of disjoint parts equals one aggregate of all their events, for every grouping', () => {
+    const norm = (a: ReturnType<typeof aggregate>) =>
+      [a.totals, ...a.groups].map((t) => ({ ...t, unpricedModels: [...t.unpricedModels].sort() }));
+    for (const by of GROUP_BYS) {
+      const parts = [aggregate(events.slice(0, 2), by), aggregate(events.slice(2), by)];
+      expect(norm(mergeAggregates(parts, by)), by).toEqual(norm(aggregate(events, by)));
+    }
+    // Hand-checked: day 2026-01-10 joins an event of each part.
+    const byDay = mergeAggregates(
+      [aggregate(events.slice(0, 2), 'day'), aggregate(events.slice(2), 'day')],
+      'day',
+    );
+    expect(byDay.groups.map((g) => [g.key, g.events, g.costNano])).toEqual([
+      ['2026-01-09', 2, 100],
+      ['2026-01-10', 2, 255],
+      ['2026-01-11', 1, 0],
+    ]);
+    expect(byDay.totals.unpricedModels.sort()).toEqual(['m-x', 'm-y']);
+    expect(byDay.totals.estimatedEvents).toBe(1);
+  });
+
+  it('of no parts is empty', () => {
+    const r = mergeAggregates([], 'model');
+    expect(r.totals.events).toBe(0);
+    expect(r.groups).toEqual([]);
   });
 });

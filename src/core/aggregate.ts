@@ -164,3 +164,24 @@ export function aggregate(events: Iterable<UsageEvent>, by: GroupBy, filter: Eve
   }
   return { totals, groups: sortGroups([...groups.values()], by) };
 }
+
+/**
+ * Sums aggregates of disjoint event sets (no event in two of them) grouped the same way: the result
+ * equals `aggregate` over all their events.
+ */
+export function mergeAggregates(parts: Aggregate[], by: GroupBy): Aggregate {
+  const totals = emptyTally('total');
+  const groups = new Map<string, Tally>();
+  for (const part of parts) {
+    mergeTally(totals, part.totals);
+    for (const t of part.groups) {
+      let g = groups.get(t.key);
+      if (!g) {
+        g = emptyTally(t.key);
+        groups.set(t.key, g);
+      }
+      mergeTally(g, t);
+    }
+  }
+  return { totals, groups: sortGroups([...groups.values()], by) };
+}

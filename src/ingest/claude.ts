@@ -1,11 +1,20 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, type Stats, statSync } from 'node:fs';
+import {
+  type Aggregate,
+  aggregate,
+  type EventFilter,
+  type GroupBy,
+  mergeAggregates,
+} from '../core/aggregate.js';
 import type { Problem, UsageEvent } from '../core/event.js';
 import { DEFAULT_INPUT_SHARE, type PriceBook, priceEvent } from '../core/pricing.js';
 import type { RunSummary } from '../core/run.js';
+import { priceBookRecipe } from '../prices/price-book.js';
 import type { ClaudeFileInfo, ClaudeFileScan, ClaudeSpawn } from '../sources/claude-code.js';
 import {
   type ClaudeAgentMeta,
+  type ClaudeDiscovery,
   discoverClaudeFiles,
   readClaudeAgentMeta,
 } from '../sources/claude-discover.js';
@@ -53,22 +62,143 @@ export async function scanClaudeDirect(
   options: { inputShare?: number } = {},
 ): Promise<DirectScan> {
   const found = discoverClaudeFiles(paths);
-  const { ClaudeMerge, fullScanJobs, scanClaudeFiles } = await scanModules();
-  const merge = new ClaudeMerge();
+  const { fullScanJobs } = await scanModules();
+  const jobs = fullScanJobs(found.transcripts);
   const problems = [...found.problems];
+  const claude = await mergeClaudeFiles(found, jobs, book, problems, tracker(jobs, onProgress));
+  const other = await scanOtherFormats(found, book, options);
+  problems.push(...other.problems);
+  claude.stats.files += other.files;
+  return {
+    events: [...claude.events, ...other.events],
+    runs: other.runs,
+    problems: sortProblems(problems),
+    stats: claude.stats,
+  };
+}
+
+/** A report read straight from disk: the sums, without the events behind them. */
+export interface DirectReport {
+  agg: Aggregate;
+  /** Workflow runs found, and their agents' events. */
+  runs: RunSummary[];
+  runEvents: UsageEvent[];
+  problems: Problem[];
+  stats: ScanStats;
+  /** The threads tallied whole projects each (see `reportClaudeDirect`). */
+  byProject: boolean;
+}
+
+/**
+ * `report --no-ledger`: the sums of `scanClaudeDirect`'s events, grouped and filtered. On large
+ * trees of several projects each thread reads, merges, prices and tallies whole projects and only
+ * the sums cross threads; otherwise (one big project, a custom price book) the files are merged on
+ * the main thread and tallied there.
+ */
+export async function reportClaudeDirect(
+  paths: string[],
+  book: PriceBook,
+  task: { by: GroupBy; filter: EventFilter },
+  onProgress?: (p: IngestProgress) => void,
+  options: { inputShare?: number; workers?: number } = {},
+): Promise<DirectReport> {
+  const found = discoverClaudeFiles(paths);
+  const { fullScanJobs, defaultWorkers } = await scanModules();
+  const jobs = fullScanJobs(found.transcripts);
+  const problems = [...found.problems];
+  const progress = tracker(jobs, onProgress);
+  const workers = options.workers ?? defaultWorkers(jobs);
+  let claude = await tallyByProject(found, jobs, book, task, workers, problems, progress);
+  const byProject = claude !== null;
+  if (!claude) {
+    const merged = await mergeClaudeFiles(found, jobs, book, problems, progress, workers);
+    claude = { agg: aggregate(merged.events, task.by, task.filter), stats: merged.stats };
+  }
+  const other = await scanOtherFormats(found, book, options);
+  problems.push(...other.problems);
+  claude.stats.files += other.files;
+  return {
+    agg: mergeAggregates([claude.agg, aggregate(other.events, task.by, task.filter)], task.by),
+    runs: other.runs,
+    runEvents: other.events.filter((e) => e.source === 'workflow'),
+    problems: sortProblems(problems),
+    stats: claude.stats,
+    byProject,
+  };
+}
+
+/**
+ * Tallies whole projects per thread when that is possible and pays: a price book the workers can
+ * rebuild, workers, and projects that balance across the threads. `null` otherwise, or when a call
+ * turned up in two threads' projects (nothing is added to `problems` then).
+ */
+async function tallyByProject(
+  found: ClaudeDiscovery,
+  jobs: ClaudeScanJob[],
+  book: PriceBook,
+  task: { by: GroupBy; filter: EventFilter },
+  workers: number,
+  problems: Problem[],
+  progress: Progress,
+): Promise<{ agg: Aggregate; stats: ScanStats } | null> {
+  const recipe = priceBookRecipe(book);
+  if (!recipe || workers === 0) return null;
+  const part = await import('./claude-partition.js');
+  const groups = part.projectGroups(jobs);
+  if (!part.partitionWorkerAvailable() || part.partitionSkew(groups, workers + 1) > MAX_PARTITION_SKEW)
+    return null;
+  const metaProblems: Problem[] = [];
+  const out = await part.aggregateByProject({
+    groups,
+    workers,
+    book,
+    recipe,
+    task,
+    readMetas: () => readMetaFiles(found.metaFiles, metaProblems),
+    onProgress: progress.advance,
+  });
+  if (!out) {
+    progress.reset();
+    return null;
+  }
+  problems.push(...metaProblems, ...out.problems);
+  const { filesRead, bytesRead, lines, synthetic } = out;
+  return { agg: out.agg, stats: { files: jobs.length, filesRead, bytesRead, lines, synthetic } };
+}
+
+// Projects are not split: partition only when the largest-first split keeps the slowest thread
+// within 25% of an even share (one project holding most of the bytes would leave the others idle). the largest-first split keeps the slowest thread within 25% of an even share.
+const MAX_PARTITION_SKEW = 1.25;
+
+function readMetaFiles(files: string[], problems: Problem[]): ClaudeAgentMeta[] {
+  const metas: ClaudeAgentMeta[] = [];
+  for (const file of files) {
+    const m = readClaudeAgentMeta(file, problems);
+    if (m) metas.push(m);
+  }
+  return metas;
+}
+
+/** Merges every transcript's calls on the main thread (files parsed on all threads) into events. */
+async function mergeClaudeFiles(
+  found: ClaudeDiscovery,
+  jobs: ClaudeScanJob[],
+  book: PriceBook,
+  problems: Problem[],
+  progress: Progress,
+  workers?: number,
+): Promise<{ events: UsageEvent[]; stats: ScanStats }> {
+  const { ClaudeMerge, scanClaudeFiles } = await scanModules();
+  const merge = new ClaudeMerge();
   // The merge takes links in any order: agent meta files are read while the workers parse.
   let metasRead = false;
   const readMetas = () => {
     metasRead = true;
-    for (const file of found.metaFiles) {
-      const m = readClaudeAgentMeta(file, problems);
-      if (m) merge.addMeta(m);
-    }
+    for (const m of readMetaFiles(found.metaFiles, problems)) merge.addMeta(m);
   };
-  const jobs = fullScanJobs(found.transcripts);
   const stats: ScanStats = { files: jobs.length, filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
-  const progress = tracker(jobs, onProgress);
   await scanClaudeFiles(jobs, {
+    ...(workers === undefined ? {} : { workers }),
     whileWorkersParse: () => {
       book.preload?.();
       readMetas();
@@ -77,25 +207,31 @@ export async function scanClaudeDirect(
       merge.addScan(scan, job.info.project);
       for (const p of scan.problems) problems.push(p);
       count(stats, scan);
-      progress(scan);
+      progress.scanned(scan);
     },
   });
   if (!metasRead) readMetas();
   stats.synthetic = merge.synthetic;
-  // The other formats' modules load only when there are such files.
+  return { events: merge.events(book), stats };
+}
+
+/** Workflow telemetry and OTLP files found on the way; their modules load only when there are some. */
+async function scanOtherFormats(
+  found: ClaudeDiscovery,
+  book: PriceBook,
+  options: { inputShare?: number },
+): Promise<{ events: UsageEvent[]; runs: RunSummary[]; problems: Problem[]; files: number }> {
   const wf: WorkflowScan = found.workflowFiles.length
     ? (await import('./workflow.js')).scanWorkflowsDirect(found.workflowFiles, book, options.inputShare)
     : { runs: [], events: [], problems: [] };
   const otlp: OtlpScan = found.otlpFiles.length
     ? (await import('./otlp.js')).scanOtlpDirect(found.otlpFiles, book)
     : { events: [], problems: [], skippedMetrics: 0 };
-  problems.push(...wf.problems, ...otlp.problems);
-  stats.files += found.workflowFiles.length + found.otlpFiles.length;
   return {
-    events: [...merge.events(book), ...wf.events, ...otlp.events],
+    events: [...wf.events, ...otlp.events],
     runs: wf.runs,
-    problems: sortProblems(problems),
-    stats,
+    problems: [...wf.problems, ...otlp.problems],
+    files: found.workflowFiles.length + found.otlpFiles.length,
   };
 }
 
@@ -123,6 +259,7 @@ async function scanModules() {
     ClaudeMerge: merge.ClaudeMerge,
     fullScanJobs: scan.fullScanJobs,
     scanClaudeFiles: scan.scanClaudeFiles,
+    defaultWorkers: scan.defaultWorkers,
   };
 }
 
@@ -355,7 +492,7 @@ async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => 
       pending.push({ scan, job });
       pendingCopies += scan.calls.length;
       if (pendingCopies >= BATCH_COPIES) flush();
-      progress(scan);
+      progress.scanned(scan);
     },
   });
   flush();
@@ -374,20 +511,34 @@ function count(stats: ScanStats, scan: ClaudeFileScan): void {
   stats.lines += scan.lines;
 }
 
-function tracker(
-  jobs: ClaudeScanJob[],
-  onProgress?: (p: IngestProgress) => void,
-): (scan: ClaudeFileScan) => void {
+interface Progress {
+  /** A file was read. */
+  scanned(scan: ClaudeFileScan): void;
+  /** `files` files of `bytes` bytes were read. */
+  advance(files: number, bytes: number): void;
+  /** Counts from zero again (the files are read a second time). */
+  reset(): void;
+}
+
+function tracker(jobs: ClaudeScanJob[], onProgress?: (p: IngestProgress) => void): Progress {
   const p: IngestProgress = {
     filesDone: 0,
     filesTotal: jobs.length,
     bytesDone: 0,
     bytesTotal: jobs.reduce((n, j) => n + j.size - j.from.offset, 0),
   };
-  return (scan) => {
-    p.filesDone++;
-    p.bytesDone += scan.bytesRead;
+  const advance = (files: number, bytes: number) => {
+    p.filesDone += files;
+    p.bytesDone += bytes;
     onProgress?.(p);
+  };
+  return {
+    scanned: (scan) => advance(1, scan.bytesRead),
+    advance,
+    reset: () => {
+      p.filesDone = 0;
+      p.bytesDone = 0;
+    },
   };
 }
 

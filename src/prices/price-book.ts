@@ -100,6 +100,22 @@ export interface PriceBookOptions {
  * costOf(usage, q!.card); // nano-dollars
  */
 export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
+  const book = buildPriceBook(opts);
+  recipes.set(book, opts);
+  return book;
+}
+
+const recipes = new WeakMap<PriceBook, PriceBookOptions>();
+
+/**
+ * The options a book was made with by `createPriceBook` (plain data another thread can rebuild it
+ * from), or `undefined` for any other book.
+ */
+export function priceBookRecipe(book: PriceBook): PriceBookOptions | undefined {
+  return recipes.get(book);
+}
+
+function buildPriceBook(opts: PriceBookOptions): PriceBook {
   const overrides = opts.overrides ?? [];
   const cache = new Map<string, PriceQuote | null>();
   const version = opts.overridesVersion

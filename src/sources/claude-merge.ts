@@ -49,6 +49,15 @@ export class ClaudeMerge {
     return this.calls.size;
   }
 
+  /** The call keys merged so far (`message.id|requestId`). */
+  keys(): IterableIterator<string> {
+    return this.calls.keys();
+  }
+
+  has(key: string): boolean {
+    return this.calls.has(key);
+  }
+
   addScan(scan: ClaudeFileScan, project: string | undefined): void {
     this.projects.set(scan.file, project);
     this.synthetic += scan.synthetic;

@@ -42,7 +42,11 @@ export function fullScanJobs(infos: ClaudeFileInfo[]): ClaudeScanJob[] {
   return infos.map((info) => ({ info, from: { offset: 0, lines: 0 }, size: statSync(info.file).size }));
 }
 
-function defaultWorkers(jobs: ClaudeScanJob[]): number {
+/**
+ * Worker threads for a scan of these jobs: `TOKENLEDGER_WORKERS` if set, else cores − 1 (at most 7),
+ * and none for small inputs.
+ */
+export function defaultWorkers(jobs: ClaudeScanJob[]): number {
   const env = process.env.TOKENLEDGER_WORKERS;
   if (env !== undefined && /^\d+$/.test(env)) return Number(env);
   const bytes = jobs.reduce((n, j) => n + j.size - j.from.offset, 0);

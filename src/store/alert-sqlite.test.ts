@@ -107,8 +107,9 @@ describe('sharing a file', () => {
 const DIST_MODULE = fileURLToPath(new URL('../../dist/store/alert-sqlite.js', import.meta.url));
 const SOURCE_MODULE = fileURLToPath(new URL('./alert-sqlite.ts', import.meta.url));
 
-// Both children claim the same keys in the same order, paced from a shared start instant, so each
-// key is contended by both processes at about the same moment.
+// Both children claim the same keys in the same order, paced from a shared start instant (one key
+// per 3 ms: on a loaded machine a child may start late, and 600 ms still overlap), so each key is
+// contended by both processes at about the same moment.
 const CHILD = `
 const [moduleUrl, dbPath, count] = process.argv.slice(2);
 const { SqliteAlertStore } = await import(moduleUrl);
@@ -117,7 +118,7 @@ process.on('message', ({ startAt }) => {
   const won = [];
   let firstMs;
   for (let i = 0; i < Number(count); i++) {
-    while (Date.now() < startAt + i) {}
+    while (Date.now() < startAt + 3 * i) {}
     won.push(store.claim('key-' + i, Date.now()));
     firstMs ??= Date.now();
   }
@@ -156,7 +157,7 @@ describe('concurrency across processes', () => {
       });
     await Promise.all(children.map(message));
     const done = children.map(message);
-    const startAt = Date.now() + 100;
+    const startAt = Date.now() + 300;
     for (const child of children) child.send({ startAt });
     const [a, b] = await Promise.all(done);
     // The two loops really ran at the same time: each one's first claim ended before the other's last.

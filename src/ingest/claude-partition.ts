@@ -1,0 +1,237 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import {
+  type Aggregate,
+  aggregate,
+  type EventFilter,
+  type GroupBy,
+  mergeAggregates,
+} from '../core/aggregate.js';
+import type { Problem } from '../core/event.js';
+import type { PriceBook } from '../core/pricing.js';
+import type { PriceBookOptions } from '../prices/price-book.js';
+import { type ClaudeFileInfo, parseClaudeTranscript } from '../sources/claude-code.js';
+import type { ClaudeAgentMeta } from '../sources/claude-discover.js';
+import { ClaudeMerge } from '../sources/claude-merge.js';
+
+/**
+ * One project's transcripts. Claude Code keeps a session, its sub-agents and its resumed copies in
+ * the session's project folder, so every copy of a call is inside one project: a thread can merge,
+ * price and tally whole projects on its own and hand back only sums.
+ */
+export interface ProjectGroup {
+  files: ClaudeFileInfo[];
+  bytes: number;
+}
+
+/** What a thread made of the projects it took. */
+export interface PartitionResult {
+  agg: Aggregate;
+  /** Its call keys, so the main thread can prove no call was split across threads. */
+  keys: string[];
+  problems: Problem[];
+  filesRead: number;
+  bytesRead: number;
+  lines: number;
+  synthetic: number;
+}
+
+/** What the threads are asked to report. */
+export interface PartitionTask {
+  by: GroupBy;
+  filter: EventFilter;
+}
+
+/** Merges whole projects as one thread reads them; `finish` prices and tallies them. */
+export class PartitionReducer {
+  private readonly merge = new ClaudeMerge();
+  private readonly problems: Problem[] = [];
+  private filesRead = 0;
+  private bytesRead = 0;
+  private lines = 0;
+
+  /** Reads one project's files; returns the bytes read (for progress). */
+  scanGroup(group: ProjectGroup): number {
+    let bytes = 0;
+    for (const info of group.files) {
+      const scan = parseClaudeTranscript(info);
+      this.merge.addScan(scan, info.project);
+      for (const p of scan.problems) this.problems.push(p);
+      this.filesRead++;
+      this.lines += scan.lines;
+      bytes += scan.bytesRead;
+    }
+    this.bytesRead += bytes;
+    return bytes;
+  }
+
+  /** The merge, for the main thread's own share (it also checks the other threads' keys against it). */
+  get calls(): { has(key: string): boolean } {
+    return this.merge;
+  }
+
+  finish(metas: ClaudeAgentMeta[], book: PriceBook, task: PartitionTask): PartitionResult {
+    for (const m of metas) this.merge.addMeta(m);
+    return {
+      agg: aggregate(this.merge.events(book), task.by, task.filter),
+      keys: [...this.merge.keys()],
+      problems: this.problems,
+      filesRead: this.filesRead,
+      bytesRead: this.bytesRead,
+      lines: this.lines,
+      synthetic: this.merge.synthetic,
+    };
+  }
+}
+
+/** Groups transcripts by project, largest first (threads take the next group from a shared counter). */
+export function projectGroups(files: { info: ClaudeFileInfo; size: number }[]): ProjectGroup[] {
+  const byProject = new Map<string, ProjectGroup>();
+  for (const { info, size } of files) {
+    const key = info.project ?? '';
+    let g = byProject.get(key);
+    if (!g) {
+      g = { files: [], bytes: 0 };
+      byProject.set(key, g);
+    }
+    g.files.push(info);
+    g.bytes += size;
+  }
+  return [...byProject.values()].sort((a, b) => b.bytes - a.bytes);
+}
+
+/**
+ * The wall time of `threads` threads taking groups largest first, over the ideal (bytes spread
+ * evenly): 1 when projects balance, up to `threads` when one project holds everything.
+ */
+export function partitionSkew(groups: ProjectGroup[], threads: number): number {
+  const load = new Array<number>(threads).fill(0);
+  let total = 0;
+  for (const g of groups) {
+    let least = 0;
+    for (let t = 1; t < threads; t++) if (load[t]! < load[least]!) least = t;
+    load[least]! += g.bytes;
+    total += g.bytes;
+  }
+  return total === 0 ? 1 : Math.max(...load) / (total / threads);
+}
+
+export interface PartitionRun {
+  groups: ProjectGroup[];
+  /** Worker threads besides the main thread, which takes projects too. */
+  workers: number;
+  book: PriceBook;
+  /** How the workers rebuild `book`. */
+  recipe: PriceBookOptions;
+  task: PartitionTask;
+  /** Reads the agent meta files; called once, while the workers parse. */
+  readMetas(): ClaudeAgentMeta[];
+  onProgress(files: number, bytes: number): void;
+}
+
+export interface PartitionOutcome {
+  agg: Aggregate;
+  problems: Problem[];
+  filesRead: number;
+  bytesRead: number;
+  lines: number;
+  synthetic: number;
+}
+
+const WORKER_URL = new URL('./claude-partition-worker.js', import.meta.url);
+
+/** The compiled worker is there (not when running from source). */
+export function partitionWorkerAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER_URL));
+}
+
+/**
+ * Reads, merges, prices and tallies whole projects on the main thread and `workers` worker threads
+ * at once; only the sums and call keys cross threads. Returns `null` when a call turned up in two
+ * threads' projects (a session moved between project folders): sums that might count it twice are
+ * not given, and the caller merges the files together instead.
+ */
+export async function aggregateByProject(run: PartitionRun): Promise<PartitionOutcome | null> {
+  const { groups } = run;
+  // Thread t starts with group t (the largest ones, one each), then all take the next from the
+  // counter: which thread reads a project no longer depends on which thread started first.
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  counter[0] = run.workers + 1;
+  const workers: Worker[] = [];
+  const results: Promise<PartitionResult>[] = [];
+  for (let w = 0; w < run.workers; w++) {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { groups, counter, first: w + 1, task: run.task, recipe: run.recipe },
+      // Parsing makes many short-lived objects: a larger young generation means fewer scavenges.
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
+    });
+    workers.push(worker);
+    results.push(
+      new Promise<PartitionResult>((resolve, reject) => {
+        let result: PartitionResult | undefined;
+        worker.on('message', (msg: WorkerMessage) => {
+          if (msg.kind === 'progress') run.onProgress(msg.files, msg.bytes);
+          else result = msg.result;
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) =>
+          code === 0 && result
+            ? resolve(result)
+            : reject(new Error(`partition worker exited with ${code} before its result`)),
+        );
+      }),
+    );
+  }
+  // The main thread's own loading overlaps the workers' first projects.
+  run.book.preload?.();
+  const metas = run.readMetas();
+  for (const w of workers) w.postMessage(metas);
+  const own = new PartitionReducer();
+  for (let i = 0; i < groups.length; i = Atomics.add(counter, 0, 1)) {
+    const group = groups[i]!;
+    run.onProgress(group.files.length, own.scanGroup(group));
+    // Let the workers' progress in while this thread keeps working.
+    if (workers.length) await new Promise<void>((r) => setImmediate(r));
+  }
+  const parts = [own.finish(metas, run.book, run.task), ...(await Promise.all(results))];
+  if (splitCall(own, parts.slice(1))) return null;
+  const out: PartitionOutcome = {
+    agg: mergeAggregates(
+      parts.map((p) => p.agg),
+      run.task.by,
+    ),
+    problems: [],
+    filesRead: 0,
+    bytesRead: 0,
+    lines: 0,
+    synthetic: 0,
+  };
+  for (const p of parts) {
+    for (const x of p.problems) out.problems.push(x);
+    out.filesRead += p.filesRead;
+    out.bytesRead += p.bytesRead;
+    out.lines += p.lines;
+    out.synthetic += p.synthetic;
+  }
+  return out;
+}
+
+type WorkerMessage =
+  | { kind: 'progress'; files: number; bytes: number }
+  | { kind: 'result'; result: PartitionResult };
+
+/** True when a call key is in more than one thread's share. */
+function splitCall(own: PartitionReducer, others: PartitionResult[]): boolean {
+  const seen = others.length > 1 ? new Set<string>() : undefined;
+  for (const part of others) {
+    for (const key of part.keys) {
+      if (own.calls.has(key)) return true;
+      if (seen) {
+        if (seen.has(key)) return true;
+        seen.add(key);
+      }
+    }
+  }
+  return false;
+}
