@@ -149,20 +149,43 @@ export function sortGroups(groups: Tally[], by: GroupBy): Tally[] {
 
 /** Groups events in memory (the ledger does the same in SQL; a test holds the two equal). */
 export function aggregate(events: Iterable<UsageEvent>, by: GroupBy, filter: EventFilter = {}): Aggregate {
-  const totals = emptyTally('total');
-  const groups = new Map<string, Tally>();
-  for (const e of events) {
-    if (!matchesFilter(e, filter)) continue;
-    addEvent(totals, e);
-    const key = groupKeyOf(e, by);
-    let g = groups.get(key);
+  const a = new Aggregator(by, filter);
+  for (const e of events) a.add(e);
+  return a.result();
+}
+
+/**
+ * `aggregate` one event at a time, for events made on the fly: none has to be kept until the end.
+ *
+ * @example
+ * const a = new Aggregator('model');
+ * for (const e of events) a.add(e);
+ * a.result().groups;
+ */
+export class Aggregator {
+  private readonly totals = emptyTally('total');
+  private readonly groups = new Map<string, Tally>();
+
+  constructor(
+    private readonly by: GroupBy,
+    private readonly filter: EventFilter = {},
+  ) {}
+
+  add(e: UsageEvent): void {
+    if (!matchesFilter(e, this.filter)) return;
+    addEvent(this.totals, e);
+    const key = groupKeyOf(e, this.by);
+    let g = this.groups.get(key);
     if (!g) {
       g = emptyTally(key);
-      groups.set(key, g);
+      this.groups.set(key, g);
     }
     addEvent(g, e);
   }
-  return { totals, groups: sortGroups([...groups.values()], by) };
+
+  result(): Aggregate {
+    return { totals: this.totals, groups: sortGroups([...this.groups.values()], this.by) };
+  }
 }
 
 /**

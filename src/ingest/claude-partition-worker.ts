@@ -15,10 +15,14 @@ const { groups, counter, first, task, recipe } = workerData as {
   recipe: PriceBookOptions;
 };
 const port = parentPort!;
+// Loaded first: the load then counts in how many projects this thread takes, instead of keeping the
+// main thread waiting at the end.
+const book = createPriceBook(recipe);
+book.preload?.();
 const reducer = new PartitionReducer();
 for (let i = first; i < groups.length; i = Atomics.add(counter, 0, 1)) {
   const group = groups[i]!;
   port.postMessage({ kind: 'progress', files: group.files.length, bytes: reducer.scanGroup(group) });
 }
 const metas = await new Promise<ClaudeAgentMeta[]>((resolve) => port.once('message', resolve));
-port.postMessage({ kind: 'result', result: reducer.finish(metas, createPriceBook(recipe), task) });
+port.postMessage({ kind: 'result', result: reducer.finish(metas, book, task) });

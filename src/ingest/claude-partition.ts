@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   type Aggregate,
-  aggregate,
+  Aggregator,
   type EventFilter,
   type GroupBy,
   mergeAggregates,
@@ -73,8 +73,10 @@ export class PartitionReducer {
 
   finish(metas: ClaudeAgentMeta[], book: PriceBook, task: PartitionTask): PartitionResult {
     for (const m of metas) this.merge.addMeta(m);
+    const tally = new Aggregator(task.by, task.filter);
+    this.merge.forEachEvent(book, (e) => tally.add(e));
     return {
-      agg: aggregate(this.merge.events(book), task.by, task.filter),
+      agg: tally.result(),
       keys: [...this.merge.keys()],
       problems: this.problems,
       filesRead: this.filesRead,

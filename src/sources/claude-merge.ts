@@ -180,6 +180,11 @@ export class ClaudeMerge {
     return out;
   }
 
+  /** Each merged call as a priced event, made when it is handed over (nothing holds them all). */
+  forEachEvent(book: PriceBook, fn: (e: UsageEvent) => void): void {
+    for (const [key, m] of this.calls) fn(this.toEvent(key, m, book));
+  }
+
   /** The merged calls with where their attribution came from, for the ledger's upserts. */
   *storedEvents(book: PriceBook): Generator<{ event: UsageEvent; origin: EventOrigin }> {
     for (const [key, m] of this.calls) {
