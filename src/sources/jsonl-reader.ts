@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { type BufferSearch, createBufferSearch } from './simd-search.js';
 
 /**
  * Reads in chunks so a multi-GB transcript never has to fit in memory. 256 KiB: most transcripts
@@ -19,7 +20,8 @@ export interface JsonlScanOptions {
   /**
    * A line is handed to `onCandidate` only when it contains one of these byte patterns; every other
    * line is checked for shape (`{…}`) but never decoded. Patterns should not start with a quote:
-   * a rare first byte keeps `Buffer.indexOf` fast.
+   * rare first (and last) bytes keep the search fast (see simd-search.ts). The array may grow
+   * during the scan; a pattern's bytes must not change.
    */
   patterns: Buffer[];
   /**
@@ -58,30 +60,25 @@ export function scanJsonl(file: string, opts: JsonlScanOptions): JsonlScanResult
   }
 }
 
-// One read buffer per thread, reused across files: allocating 8 MiB per small file costs page faults.
-let shared: Buffer | undefined;
+// One per thread, reused across files: it holds the read buffer, which for the SIMD search lives in
+// WebAssembly memory.
+let search: BufferSearch | undefined;
 
 function scanFd(fd: number, opts: JsonlScanOptions): JsonlScanResult {
   const start = opts.from ?? 0;
-  shared ??= Buffer.allocUnsafe(READ_CHUNK_BYTES);
-  let buf = shared;
+  search ??= createBufferSearch();
+  let buf = search.buffer(READ_CHUNK_BYTES, 0);
   let filePos = start; // file offset of buf[0]
   let have = 0; // valid bytes in buf
   let line = opts.linesBefore ?? 0;
   let bytesRead = 0;
   let eof = false;
-  const pats = opts.patterns;
-  const next = new Array<number>(pats.length);
+  const next = new Array<number>(opts.patterns.length);
 
   for (;;) {
     if (!eof) {
-      if (have === buf.length) {
-        // One line longer than the buffer: grow it rather than split the line.
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, have);
-        buf = bigger;
-        if (bigger.length <= 4 * READ_CHUNK_BYTES) shared = bigger;
-      }
+      // One line longer than the buffer: grow it rather than split the line.
+      if (have === buf.length) buf = search.buffer(buf.length * 2, have);
       const n = readSync(fd, buf, have, buf.length - have, filePos + have);
       if (n === 0) eof = true;
       have += n;
@@ -95,7 +92,7 @@ function scanFd(fd: number, opts: JsonlScanOptions): JsonlScanResult {
       line++;
       let end = nl;
       if (end > pos && buf[end - 1] === CR) end--;
-      if (end > pos) visitLine(buf, pos, end, line, pats, next, opts, filePos);
+      if (end > pos) visitLine(buf, pos, end, line, next, opts, filePos, search, have);
       pos = nl + 1;
     }
     // Keep the partial line at the front of the buffer for the next read.
@@ -119,10 +116,11 @@ function visitLine(
   start: number,
   end: number,
   line: number,
-  pats: Buffer[],
   next: number[],
   opts: JsonlScanOptions,
   bufFileOffset: number,
+  search: BufferSearch,
+  have: number,
 ): void {
   let s = start;
   let e = end;
@@ -135,10 +133,11 @@ function visitLine(
     opts.onMalformed(line, 'not a JSON object (malformed or truncated line)');
     return;
   }
+  const pats = opts.patterns; // may grow during the scan (claude-code adds a pattern on a spawn)
   for (let i = 0; i < pats.length; i++) {
     let hit = next[i] ?? -2;
     if (hit !== -1 && hit < s) {
-      hit = buf.indexOf(pats[i]!, s);
+      hit = search.indexOf(pats[i]!, s, have);
       next[i] = hit;
     }
     if (hit !== -1 && hit < e) {
