@@ -164,12 +164,30 @@ function mayHoldSpawn(content: Buffer): boolean {
     let i = skipBlanks(content, at + NAME_KEY.length);
     if (content[i] !== COLON) continue;
     i = skipBlanks(content, i + 1);
-    // Compared in place (no view per key); a range cut short by the content's end never matches.
-    for (const name of SPAWN_NAMES) {
-      if (name.compare(content, i, Math.min(i + name.length, content.length)) === 0) return true;
-    }
+    // Compared in place byte by byte: Buffer.compare is a native call, dear for a few bytes.
+    for (const name of SPAWN_NAMES) if (startsWithAt(content, i, name)) return true;
   }
   return false;
+}
+
+// Where a cut line is put together: one decode of one flat string, not two and a concatenation
+// that JSON.parse would have to flatten again.
+let cutBuf = Buffer.allocUnsafe(16 * 1024);
+
+/** `line[0, cutFrom)` + `]` + `line[stop, end)` as a string. */
+function joinCut(line: Buffer, cutFrom: number, stop: number): string {
+  const length = cutFrom + 1 + line.length - stop;
+  if (length > cutBuf.length) cutBuf = Buffer.allocUnsafe(length * 2);
+  line.copy(cutBuf, 0, 0, cutFrom);
+  cutBuf[cutFrom] = 0x5d; // ]
+  line.copy(cutBuf, cutFrom + 1, stop);
+  return cutBuf.toString('utf8', 0, length);
+}
+
+function startsWithAt(buf: Buffer, at: number, bytes: Buffer): boolean {
+  if (at + bytes.length > buf.length) return false;
+  for (let k = 0; k < bytes.length; k++) if (buf[at + k] !== bytes[k]) return false;
+  return true;
 }
 
 function skipBlanks(buf: Buffer, i: number): number {
@@ -239,7 +257,7 @@ class FileParser {
       ) {
         let rec: unknown;
         try {
-          rec = JSON.parse(`${view.toString('utf8', 0, cutFrom)}]${view.toString('utf8', stop)}`);
+          rec = JSON.parse(joinCut(view, cutFrom, stop));
         } catch {
           rec = undefined;
         }
