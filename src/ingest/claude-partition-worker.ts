@@ -3,26 +3,40 @@ import { createPriceBook, type PriceBookOptions } from '../prices/price-book.js'
 import type { ClaudeAgentMeta } from '../sources/claude-discover.js';
 import { PartitionReducer, type PartitionTask, type ProjectGroup } from './claude-partition.js';
 
-// A partition worker: reads whole projects (its first, then the next from the shared counter) until
-// none are left, then waits for the agent metas (the main thread reads them meanwhile) and posts its
+// A partition worker. It starts before the files are found and loads the price data meanwhile; then
+// it is handed the projects and reads them (its first, then the next from the shared counter) until
+// none are left, waits for the agent metas (the main thread reads them meanwhile) and posts its
 // projects' sums.
-const { groups, counter, first, task, recipe } = workerData as {
-  groups: ProjectGroup[];
-  counter: Int32Array;
-  /** The group this worker starts with; then it takes the next from the counter. */
-  first: number;
-  task: PartitionTask;
-  recipe: PriceBookOptions;
-};
+const { task, recipe } = workerData as { task: PartitionTask; recipe: PriceBookOptions };
 const port = parentPort!;
-// Loaded first: the load then counts in how many projects this thread takes, instead of keeping the
-// main thread waiting at the end.
+const inbox: unknown[] = [];
+let waiting: ((msg: unknown) => void) | undefined;
+const listener = (msg: unknown) => {
+  if (waiting) {
+    waiting(msg);
+    waiting = undefined;
+  } else inbox.push(msg);
+};
+// One listener for both messages: a port with no listener drops what arrives.
+port.on('message', listener);
+const next = <T>() =>
+  new Promise<T>((resolve) => {
+    if (inbox.length) resolve(inbox.shift() as T);
+    else waiting = resolve as (msg: unknown) => void;
+  });
+
 const book = createPriceBook(recipe);
 book.preload?.();
+const { groups, counter, first } = await next<{
+  groups: ProjectGroup[];
+  counter: Int32Array;
+  first: number;
+}>();
 const reducer = new PartitionReducer();
 for (let i = first; i < groups.length; i = Atomics.add(counter, 0, 1)) {
   const group = groups[i]!;
   port.postMessage({ kind: 'progress', files: group.files.length, bytes: reducer.scanGroup(group) });
 }
-const metas = await new Promise<ClaudeAgentMeta[]>((resolve) => port.once('message', resolve));
+const metas = await next<ClaudeAgentMeta[]>();
+port.off('message', listener);
 port.postMessage({ kind: 'result', result: reducer.finish(metas, book, task) });

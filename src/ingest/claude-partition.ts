@@ -121,12 +121,7 @@ export function partitionSkew(groups: ProjectGroup[], threads: number): number {
 
 export interface PartitionRun {
   groups: ProjectGroup[];
-  /** Worker threads besides the main thread, which takes projects too. */
-  workers: number;
   book: PriceBook;
-  /** How the workers rebuild `book`. */
-  recipe: PriceBookOptions;
-  task: PartitionTask;
   /** Reads the agent meta files; called once, while the workers parse. */
   readMetas(): ClaudeAgentMeta[];
   onProgress(files: number, bytes: number): void;
@@ -149,74 +144,110 @@ export function partitionWorkerAvailable(): boolean {
 }
 
 /**
- * Reads, merges, prices and tallies whole projects on the main thread and `workers` worker threads
- * at once; only the sums and call keys cross threads. Returns `null` when a call turned up in two
- * threads' projects (a session moved between project folders): sums that might count it twice are
- * not given, and the caller merges the files together instead.
+ * Worker threads started before the files are found: a worker takes ~50 ms to start and ~40 ms to
+ * load the price data, which then overlap the main thread's discovery and `stat` instead of its
+ * parsing. `run` hands them the projects; `close` ends them unused (a small tree, or projects that
+ * do not balance).
  */
-export async function aggregateByProject(run: PartitionRun): Promise<PartitionOutcome | null> {
-  const { groups } = run;
-  // Thread t starts with group t (the largest ones, one each), then all take the next from the
-  // counter: which thread reads a project no longer depends on which thread started first.
-  const counter = new Int32Array(new SharedArrayBuffer(4));
-  counter[0] = run.workers + 1;
-  const workers: Worker[] = [];
-  const results: Promise<PartitionResult>[] = [];
-  for (let w = 0; w < run.workers; w++) {
-    const worker = new Worker(WORKER_URL, {
-      workerData: { groups, counter, first: w + 1, task: run.task, recipe: run.recipe },
-      // Parsing makes many short-lived objects: a larger young generation means fewer scavenges.
-      resourceLimits: { maxYoungGenerationSizeMb: 16 },
-    });
-    workers.push(worker);
-    results.push(
-      new Promise<PartitionResult>((resolve, reject) => {
-        let result: PartitionResult | undefined;
+export class PartitionWorkers {
+  private readonly workers: Worker[] = [];
+  private readonly results: Promise<PartitionResult>[] = [];
+  private onProgress: ((files: number, bytes: number) => void) | undefined;
+  private used = false;
+
+  /**
+   * @param count worker threads besides the main thread, which takes projects too
+   * @param recipe how the workers rebuild the price book
+   */
+  constructor(
+    count: number,
+    recipe: PriceBookOptions,
+    private readonly task: PartitionTask,
+  ) {
+    for (let w = 0; w < count; w++) {
+      const worker = new Worker(WORKER_URL, {
+        workerData: { task, recipe },
+        // Parsing makes many short-lived objects: a larger young generation means fewer scavenges.
+        resourceLimits: { maxYoungGenerationSizeMb: 16 },
+      });
+      this.workers.push(worker);
+      const result = new Promise<PartitionResult>((resolve, reject) => {
+        let out: PartitionResult | undefined;
         worker.on('message', (msg: WorkerMessage) => {
-          if (msg.kind === 'progress') run.onProgress(msg.files, msg.bytes);
-          else result = msg.result;
+          if (msg.kind === 'progress') this.onProgress?.(msg.files, msg.bytes);
+          else out = msg.result;
         });
         worker.once('error', reject);
         worker.once('exit', (code) =>
-          code === 0 && result
-            ? resolve(result)
-            : reject(new Error(`partition worker exited with ${code} before its result`)),
+          out ? resolve(out) : reject(new Error(`partition worker exited with ${code} before its result`)),
         );
-      }),
-    );
+      });
+      // Until `run`, nobody waits on it: a worker ended by `close` is not an unhandled rejection.
+      result.catch(() => {});
+      this.results.push(result);
+    }
   }
-  // The main thread's own loading overlaps the workers' first projects.
-  run.book.preload?.();
-  const metas = run.readMetas();
-  for (const w of workers) w.postMessage(metas);
-  const own = new PartitionReducer();
-  for (let i = 0; i < groups.length; i = Atomics.add(counter, 0, 1)) {
-    const group = groups[i]!;
-    run.onProgress(group.files.length, own.scanGroup(group));
-    // Let the workers' progress in while this thread keeps working.
-    if (workers.length) await new Promise<void>((r) => setImmediate(r));
+
+  get count(): number {
+    return this.workers.length;
   }
-  const parts = [own.finish(metas, run.book, run.task), ...(await Promise.all(results))];
-  if (splitCall(own, parts.slice(1))) return null;
-  const out: PartitionOutcome = {
-    agg: mergeAggregates(
-      parts.map((p) => p.agg),
-      run.task.by,
-    ),
-    problems: [],
-    filesRead: 0,
-    bytesRead: 0,
-    lines: 0,
-    synthetic: 0,
-  };
-  for (const p of parts) {
-    for (const x of p.problems) out.problems.push(x);
-    out.filesRead += p.filesRead;
-    out.bytesRead += p.bytesRead;
-    out.lines += p.lines;
-    out.synthetic += p.synthetic;
+
+  /** Ends the workers if `run` was not called. */
+  close(): void {
+    if (this.used) return;
+    for (const w of this.workers) void w.terminate();
   }
-  return out;
+
+  /**
+   * Reads, merges, prices and tallies whole projects on the main thread and the workers at once;
+   * only the sums and call keys cross threads. Returns `null` when a call turned up in two threads'
+   * projects (a session moved between project folders): sums that might count it twice are not
+   * given, and the caller merges the files together instead.
+   */
+  async run(run: PartitionRun): Promise<PartitionOutcome | null> {
+    this.used = true;
+    const { groups } = run;
+    this.onProgress = run.onProgress;
+    // Thread t starts with group t (the largest ones, one each), then all take the next from the
+    // counter: which thread reads a project does not depend on which thread started first.
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    counter[0] = this.workers.length + 1;
+    this.workers.forEach((w, i) => {
+      w.postMessage({ groups, counter, first: i + 1 });
+    });
+    // The main thread's own loading overlaps the workers' first projects.
+    run.book.preload?.();
+    const metas = run.readMetas();
+    for (const w of this.workers) w.postMessage(metas);
+    const own = new PartitionReducer();
+    for (let i = 0; i < groups.length; i = Atomics.add(counter, 0, 1)) {
+      const group = groups[i]!;
+      run.onProgress(group.files.length, own.scanGroup(group));
+      // Let the workers' progress in while this thread keeps working.
+      if (this.workers.length) await new Promise<void>((r) => setImmediate(r));
+    }
+    const parts = [own.finish(metas, run.book, this.task), ...(await Promise.all(this.results))];
+    if (splitCall(own, parts.slice(1))) return null;
+    const out: PartitionOutcome = {
+      agg: mergeAggregates(
+        parts.map((p) => p.agg),
+        this.task.by,
+      ),
+      problems: [],
+      filesRead: 0,
+      bytesRead: 0,
+      lines: 0,
+      synthetic: 0,
+    };
+    for (const p of parts) {
+      for (const x of p.problems) out.problems.push(x);
+      out.filesRead += p.filesRead;
+      out.bytesRead += p.bytesRead;
+      out.lines += p.lines;
+      out.synthetic += p.synthetic;
+    }
+    return out;
+  }
 }
 
 type WorkerMessage =

@@ -20,6 +20,7 @@ import {
 } from '../sources/claude-discover.js';
 import type { ClaudeScanJob } from '../sources/claude-scan.js';
 import type { FileState, IngestStats, LedgerStore, LinkRecord } from '../store/ledger.js';
+import type { PartitionWorkers, ProjectGroup } from './claude-partition.js';
 import { identityOf, unchangedSince, wholeFileState } from './file-state.js';
 import type { OtlpIngest, OtlpScan } from './otlp.js';
 import type { WorkflowIngest, WorkflowScan } from './workflow.js';
@@ -102,58 +103,64 @@ export async function reportClaudeDirect(
   onProgress?: (p: IngestProgress) => void,
   options: { inputShare?: number; workers?: number } = {},
 ): Promise<DirectReport> {
-  const found = discoverClaudeFiles(paths);
-  const { fullScanJobs, defaultWorkers } = await scanModules();
-  const jobs = fullScanJobs(found.transcripts);
-  const problems = [...found.problems];
-  const progress = tracker(jobs, onProgress);
-  const workers = options.workers ?? defaultWorkers(jobs);
-  let claude = await tallyByProject(found, jobs, book, task, workers, problems, progress);
-  const byProject = claude !== null;
-  if (!claude) {
-    const merged = await mergeClaudeFiles(found, jobs, book, problems, progress, workers);
-    claude = { agg: aggregate(merged.events, task.by, task.filter), stats: merged.stats };
+  // The partition workers start first (see PartitionWorkers) and are ended if they are not needed.
+  const recipe = priceBookRecipe(book);
+  const { fullScanJobs, defaultWorkers, workerBudget } = await scanModules();
+  const budget = options.workers ?? workerBudget();
+  const part = recipe && budget > 0 ? await import('./claude-partition.js') : undefined;
+  const pool =
+    recipe && part?.partitionWorkerAvailable() ? new part.PartitionWorkers(budget, recipe, task) : undefined;
+  try {
+    const found = discoverClaudeFiles(paths);
+    const jobs = fullScanJobs(found.transcripts);
+    const problems = [...found.problems];
+    const progress = tracker(jobs, onProgress);
+    const workers = options.workers ?? defaultWorkers(jobs);
+    let claude: { agg: Aggregate; stats: ScanStats } | null = null;
+    if (part && pool && workers === pool.count) {
+      const groups = part.projectGroups(jobs);
+      if (part.partitionSkew(groups, workers + 1) <= MAX_PARTITION_SKEW)
+        claude = await tallyByProject(pool, groups, found, jobs, book, problems, progress);
+    }
+    pool?.close();
+    const byProject = claude !== null;
+    if (!claude) {
+      const merged = await mergeClaudeFiles(found, jobs, book, problems, progress, workers);
+      claude = { agg: aggregate(merged.events, task.by, task.filter), stats: merged.stats };
+    }
+    const other = await scanOtherFormats(found, book, options);
+    problems.push(...other.problems);
+    claude.stats.files += other.files;
+    return {
+      agg: mergeAggregates([claude.agg, aggregate(other.events, task.by, task.filter)], task.by),
+      runs: other.runs,
+      runEvents: other.events.filter((e) => e.source === 'workflow'),
+      problems: sortProblems(problems),
+      stats: claude.stats,
+      byProject,
+    };
+  } finally {
+    pool?.close();
   }
-  const other = await scanOtherFormats(found, book, options);
-  problems.push(...other.problems);
-  claude.stats.files += other.files;
-  return {
-    agg: mergeAggregates([claude.agg, aggregate(other.events, task.by, task.filter)], task.by),
-    runs: other.runs,
-    runEvents: other.events.filter((e) => e.source === 'workflow'),
-    problems: sortProblems(problems),
-    stats: claude.stats,
-    byProject,
-  };
 }
 
 /**
- * Tallies whole projects per thread when that is possible and pays: a price book the workers can
- * rebuild, workers, and projects that balance across the threads. `null` otherwise, or when a call
- * turned up in two threads' projects (nothing is added to `problems` then).
+ * Tallies whole projects per thread. `null` when a call turned up in two threads' projects (nothing
+ * is added to `problems` then).
  */
 async function tallyByProject(
+  pool: PartitionWorkers,
+  groups: ProjectGroup[],
   found: ClaudeDiscovery,
   jobs: ClaudeScanJob[],
   book: PriceBook,
-  task: { by: GroupBy; filter: EventFilter },
-  workers: number,
   problems: Problem[],
   progress: Progress,
 ): Promise<{ agg: Aggregate; stats: ScanStats } | null> {
-  const recipe = priceBookRecipe(book);
-  if (!recipe || workers === 0) return null;
-  const part = await import('./claude-partition.js');
-  const groups = part.projectGroups(jobs);
-  if (!part.partitionWorkerAvailable() || part.partitionSkew(groups, workers + 1) > MAX_PARTITION_SKEW)
-    return null;
   const metaProblems: Problem[] = [];
-  const out = await part.aggregateByProject({
+  const out = await pool.run({
     groups,
-    workers,
     book,
-    recipe,
-    task,
     readMetas: () => readMetaFiles(found.metaFiles, metaProblems),
     onProgress: progress.advance,
   });
@@ -261,6 +268,7 @@ async function scanModules() {
     fullScanJobs: scan.fullScanJobs,
     scanClaudeFiles: scan.scanClaudeFiles,
     defaultWorkers: scan.defaultWorkers,
+    workerBudget: scan.workerBudget,
   };
 }
 

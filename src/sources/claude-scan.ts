@@ -42,16 +42,24 @@ export function fullScanJobs(infos: ClaudeFileInfo[]): ClaudeScanJob[] {
   return infos.map((info) => ({ info, from: { offset: 0, lines: 0 }, size: statSync(info.file).size }));
 }
 
-/**
- * Worker threads for a scan of these jobs: `TOKENLEDGER_WORKERS` if set, else cores − 1 (at most 7),
- * and none for small inputs.
- */
-export function defaultWorkers(jobs: ClaudeScanJob[]): number {
+/** `TOKENLEDGER_WORKERS`, when it is a number. */
+function workersFromEnv(): number | undefined {
   const env = process.env.TOKENLEDGER_WORKERS;
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
+  return env !== undefined && /^\d+$/.test(env) ? Number(env) : undefined;
+}
+
+/** Worker threads at most: `TOKENLEDGER_WORKERS` if set, else cores − 1 (at most 7). */
+export function workerBudget(): number {
+  return workersFromEnv() ?? Math.max(0, Math.min(availableParallelism() - 1, 7));
+}
+
+/** Worker threads for a scan of these jobs: `TOKENLEDGER_WORKERS` if set, else the budget but none for small inputs. */
+export function defaultWorkers(jobs: ClaudeScanJob[]): number {
+  const env = workersFromEnv();
+  if (env !== undefined) return env;
   const bytes = jobs.reduce((n, j) => n + j.size - j.from.offset, 0);
   if (bytes < MIN_BYTES_FOR_WORKERS || jobs.length < 4) return 0;
-  return Math.max(0, Math.min(availableParallelism() - 1, 7));
+  return workerBudget();
 }
 
 /**
