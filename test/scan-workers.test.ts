@@ -16,11 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Agg from '../src/core/aggregate.js';
 import type { PriceBook } from '../src/core/pricing.js';
 import type * as Ingest from '../src/ingest/claude.js';
+import type * as Overrides from '../src/prices/overrides.js';
 import type * as Prices from '../src/prices/price-book.js';
 import type { ClaudeFileScan } from '../src/sources/claude-code.js';
 import type * as Discover from '../src/sources/claude-discover.js';
 import type * as Scan from '../src/sources/claude-scan.js';
 import { GEN_CORPUS } from './helpers/paths.js';
+import { assistantLine } from './helpers/transcript.js';
 
 // Worker threads run the COMPILED worker (dist/sources/claude-scan-worker.js; the test setup builds
 // dist), so this suite imports the compiled scanner: from src it would fall back to the main thread.
@@ -61,6 +63,7 @@ describe('scanning transcripts on worker threads', () => {
 // the files on the main thread: the same sums, problems and counts, for every grouping.
 const { reportClaudeDirect, scanClaudeDirect } = (await import(dist('ingest/claude.js'))) as typeof Ingest;
 const { createPriceBook } = (await import(dist('prices/price-book.js'))) as typeof Prices;
+const { parsePriceOverrides } = (await import(dist('prices/overrides.js'))) as typeof Overrides;
 const { aggregate, GROUP_BYS } = (await import(dist('core/aggregate.js'))) as typeof Agg;
 
 describe('a direct report tallied by project on worker threads', () => {
@@ -99,16 +102,16 @@ describe('a direct report tallied by project on worker threads', () => {
   ) {
     const b = opts.book ?? book;
     const merged = await scanClaudeDirect(paths, b);
-    const byProject: boolean[] = [];
+    const perProject: boolean[] = [];
     for (const by of GROUP_BYS) {
       const filter = opts.filter ?? {};
       const r = await reportClaudeDirect(paths, b, { by, filter }, undefined, { workers });
       expect(norm(r.agg), by).toEqual(norm(aggregate(merged.events, by, filter)));
       expect(r.problems).toEqual(merged.problems);
       expect(r.stats).toEqual(merged.stats);
-      byProject.push(r.byProject);
+      perProject.push(r.tally === 'per-project');
     }
-    return byProject;
+    return perProject;
   }
 
   it('gives the sums of one merge of every file, for every grouping (2 and 3 threads)', async () => {
@@ -185,10 +188,114 @@ describe('a direct report tallied by project on worker threads', () => {
       (p) => seen.push({ ...p }),
       { workers: 1 },
     );
-    expect(r.byProject).toBe(true);
+    expect(r.tally).toBe('per-project');
     const last = seen.at(-1)!;
     expect(last.filesDone).toBe(last.filesTotal);
     expect(last.bytesDone).toBe(last.bytesTotal);
     expect(last.filesTotal).toBe(r.stats.filesRead);
+  });
+
+  it('rebuilds a price book with overrides in the workers (their rates, not the bundled ones)', async () => {
+    const overrides = parsePriceOverrides({
+      models: {
+        'claude-opus-4-1*': { input_mtok: 1, output_mtok: 2, cache_read_mtok: 0.5, cache_write_mtok: 1 },
+      },
+    });
+    const custom = createPriceBook({ overrides, overridesVersion: 'test' });
+    const tree = [join(root, 'claude')];
+    expect(await expectSameAsMerged(tree, 1, { book: custom })).toEqual(GROUP_BYS.map(() => true));
+    const withOverride = await reportClaudeDirect(tree, custom, { by: 'model', filter: {} }, undefined, {
+      workers: 1,
+    });
+    const bundled = await reportClaudeDirect(tree, book, { by: 'model', filter: {} }, undefined, {
+      workers: 1,
+    });
+    const opus = (r: Ingest.DirectReport) => r.agg.groups.find((g) => g.key.startsWith('claude-opus-4-1'))!;
+    // $1/MTok input, $2 output, $0.5 cache read, $1 cache write, in nano-dollars (1,000 per token at $1/MTok)
+    const u = opus(withOverride).usage;
+    expect(opus(withOverride).costNano).toBe(
+      u.inputTokens * 1000 +
+        u.outputTokens * 2000 +
+        u.cacheReadTokens * 500 +
+        (u.cacheWrite5mTokens + u.cacheWrite1hTokens) * 1000,
+    );
+    expect(opus(bundled).costNano).toBeGreaterThan(opus(withOverride).costNano);
+  });
+
+  it('is taken by default when TOKENLEDGER_WORKERS asks for workers', async () => {
+    const before = process.env.TOKENLEDGER_WORKERS;
+    process.env.TOKENLEDGER_WORKERS = '1';
+    try {
+      const r = await reportClaudeDirect([join(root, 'claude')], book, { by: 'agent', filter: {} });
+      expect(r.tally).toBe('per-project');
+      const merged = await scanClaudeDirect([join(root, 'claude')], book);
+      expect(norm(r.agg)).toEqual(norm(aggregate(merged.events, 'agent')));
+    } finally {
+      if (before === undefined) delete process.env.TOKENLEDGER_WORKERS;
+      else process.env.TOKENLEDGER_WORKERS = before;
+    }
+  });
+
+  it('links a sub-agent outside projects/ to its spawn (a session and its sub-agent folder)', async () => {
+    // Outside projects/ a file's project is its parent folder: `dump` for the session, `subagents`
+    // for its sub-agent. Read by two threads, the sub-agent's calls would lose their spawn link, so
+    // such files form one group (claude-partition.test.ts); here the sums end to end.
+    const dump = join(root, 'dump');
+    const subagents = join(dump, 'sess-d', 'subagents');
+    mkdirSync(subagents, { recursive: true });
+    const spawn = JSON.stringify({
+      type: 'assistant',
+      timestamp: '2026-01-01T10:00:00.000Z',
+      sessionId: 'sess-d',
+      version: '2.1.30',
+      message: {
+        id: 'msg_spawn',
+        model: 'claude-sonnet-4-5',
+        content: [
+          {
+            type: 'tool_use',
+            id: 'toolu_d',
+            name: 'Task',
+            input: { subagent_type: 'dump-reviewer', description: 'd' },
+          },
+        ],
+        stop_reason: 'tool_use',
+        usage: { input_tokens: 10, output_tokens: 5 },
+      },
+      requestId: 'req_spawn',
+    });
+    const result = JSON.stringify({
+      type: 'user',
+      timestamp: '2026-01-01T10:05:00.000Z',
+      sessionId: 'sess-d',
+      version: '2.1.30',
+      message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_d', content: 'ok' }] },
+      toolUseResult: { agentId: 'dd1' },
+    });
+    writeFileSync(join(dump, 'sess-d.jsonl'), `${spawn}\n${result}\n`);
+    const sub = assistantLine({
+      id: 'msg_sub',
+      requestId: 'req_sub',
+      ts: '2026-01-01T10:01:00.000Z',
+      session: 'sess-d',
+      output: 7,
+      isSidechain: true,
+      agentId: 'dd1',
+    });
+    writeFileSync(join(subagents, 'agent-dd1.jsonl'), `${sub}\n`);
+    try {
+      const paths = [join(root, 'claude'), dump];
+      expect(await expectSameAsMerged(paths, 1)).toEqual(GROUP_BYS.map(() => true));
+      const r = await reportClaudeDirect(paths, book, { by: 'agent', filter: {} }, undefined, { workers: 1 });
+      expect(r.agg.groups.find((g) => g.key === 'dump-reviewer')?.events).toBe(1);
+    } finally {
+      rmSync(dump, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a path that does not exist with the workers already started', async () => {
+    await expect(
+      reportClaudeDirect([join(root, 'nowhere')], book, { by: 'day', filter: {} }, undefined, { workers: 1 }),
+    ).rejects.toThrow(/no such file or folder/);
   });
 });

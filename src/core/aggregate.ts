@@ -190,7 +190,7 @@ export class Aggregator {
 
 /**
  * Sums aggregates of disjoint event sets (no event in two of them) grouped the same way: the result
- * equals `aggregate` over all their events.
+ * equals `aggregate` over all their events (up to the order of `unpricedModels`).
  */
 export function mergeAggregates(parts: Aggregate[], by: GroupBy): Aggregate {
   const totals = emptyTally('total');

@@ -12,10 +12,10 @@ const port = parentPort!;
 const inbox: unknown[] = [];
 let waiting: ((msg: unknown) => void) | undefined;
 const listener = (msg: unknown) => {
-  if (waiting) {
-    waiting(msg);
-    waiting = undefined;
-  } else inbox.push(msg);
+  const resolve = waiting;
+  waiting = undefined;
+  if (resolve) resolve(msg);
+  else inbox.push(msg);
 };
 // One listener for both messages: a port with no listener drops what arrives.
 port.on('message', listener);

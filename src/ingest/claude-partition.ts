@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
@@ -17,8 +18,9 @@ import { ClaudeMerge } from '../sources/claude-merge.js';
 
 /**
  * One project's transcripts. Claude Code keeps a session, its sub-agents and its resumed copies in
- * the session's project folder, so every copy of a call is inside one project: a thread can merge,
- * price and tally whole projects on its own and hand back only sums.
+ * the session's project folder, so normally every copy of a call is inside one project: a thread
+ * can merge, price and tally whole projects on its own and hand back only sums (and its call keys:
+ * `PartitionWorkers.run` checks that none is in two threads' projects).
  */
 export interface ProjectGroup {
   files: ClaudeFileInfo[];
@@ -26,7 +28,7 @@ export interface ProjectGroup {
 }
 
 /** What a thread made of the projects it took. */
-export interface PartitionResult {
+export interface ThreadTally {
   agg: Aggregate;
   /** Its call keys, so the main thread can prove no call was split across threads. */
   keys: string[];
@@ -71,7 +73,7 @@ export class PartitionReducer {
     return this.merge;
   }
 
-  finish(metas: ClaudeAgentMeta[], book: PriceBook, task: PartitionTask): PartitionResult {
+  finish(metas: ClaudeAgentMeta[], book: PriceBook, task: PartitionTask): ThreadTally {
     for (const m of metas) this.merge.addMeta(m);
     const tally = new Aggregator(task.by, task.filter);
     this.merge.forEachEvent(book, (e) => tally.add(e));
@@ -87,11 +89,18 @@ export class PartitionReducer {
   }
 }
 
-/** Groups transcripts by project, largest first (threads take the next group from a shared counter). */
+/**
+ * Groups transcripts by project, largest first (threads take the next group from a shared counter).
+ * Only a `projects/<project>/` folder vouches for a project: files found elsewhere are named after
+ * their parent folder, which splits a session from its `subagents/` folder, so they all form one
+ * group.
+ */
 export function projectGroups(files: { info: ClaudeFileInfo; size: number }[]): ProjectGroup[] {
   const byProject = new Map<string, ProjectGroup>();
   for (const { info, size } of files) {
-    const key = info.project ?? '';
+    const inProjects =
+      info.project !== undefined && info.file.includes(`${sep}projects${sep}${info.project}${sep}`);
+    const key = inProjects ? info.project! : '';
     let g = byProject.get(key);
     if (!g) {
       g = { files: [], bytes: 0 };
@@ -119,7 +128,7 @@ export function partitionSkew(groups: ProjectGroup[], threads: number): number {
   return total === 0 ? 1 : Math.max(...load) / (total / threads);
 }
 
-export interface PartitionRun {
+export interface PartitionInput {
   groups: ProjectGroup[];
   book: PriceBook;
   /** Reads the agent meta files; called once, while the workers parse. */
@@ -127,7 +136,7 @@ export interface PartitionRun {
   onProgress(files: number, bytes: number): void;
 }
 
-export interface PartitionOutcome {
+export interface PartitionTotals {
   agg: Aggregate;
   problems: Problem[];
   filesRead: number;
@@ -151,9 +160,8 @@ export function partitionWorkerAvailable(): boolean {
  */
 export class PartitionWorkers {
   private readonly workers: Worker[] = [];
-  private readonly results: Promise<PartitionResult>[] = [];
+  private readonly results: Promise<ThreadTally>[] = [];
   private onProgress: ((files: number, bytes: number) => void) | undefined;
-  private used = false;
 
   /**
    * @param count worker threads besides the main thread, which takes projects too
@@ -164,52 +172,58 @@ export class PartitionWorkers {
     recipe: PriceBookOptions,
     private readonly task: PartitionTask,
   ) {
-    for (let w = 0; w < count; w++) {
-      const worker = new Worker(WORKER_URL, {
-        workerData: { task, recipe },
-        // Parsing makes many short-lived objects: a larger young generation means fewer scavenges.
-        resourceLimits: { maxYoungGenerationSizeMb: 16 },
-      });
-      this.workers.push(worker);
-      const result = new Promise<PartitionResult>((resolve, reject) => {
-        let out: PartitionResult | undefined;
-        worker.on('message', (msg: WorkerMessage) => {
-          if (msg.kind === 'progress') this.onProgress?.(msg.files, msg.bytes);
-          else out = msg.result;
-        });
-        worker.once('error', reject);
-        worker.once('exit', (code) =>
-          out ? resolve(out) : reject(new Error(`partition worker exited with ${code} before its result`)),
-        );
-      });
-      // Until `run`, nobody waits on it: a worker ended by `close` is not an unhandled rejection.
-      result.catch(() => {});
-      this.results.push(result);
+    try {
+      for (let w = 0; w < count; w++) this.start(recipe);
+    } catch (err) {
+      this.close();
+      throw err;
     }
+  }
+
+  private start(recipe: PriceBookOptions): void {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { task: this.task, recipe },
+      // Parsing makes many short-lived objects: a larger young generation means fewer scavenges.
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
+    });
+    this.workers.push(worker);
+    const result = new Promise<ThreadTally>((resolve, reject) => {
+      let out: ThreadTally | undefined;
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.kind === 'progress') this.onProgress?.(msg.files, msg.bytes);
+        else out = msg.result;
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) =>
+        out ? resolve(out) : reject(new Error(`partition worker exited with ${code} before its result`)),
+      );
+    });
+    // Until `run`, nobody waits on it: a worker ended by `close` is not an unhandled rejection.
+    result.catch(() => {});
+    this.results.push(result);
   }
 
   get count(): number {
     return this.workers.length;
   }
 
-  /** Ends the workers if `run` was not called. */
+  /** Ends the workers (those already done are not affected): unused, or after `run` failed. */
   close(): void {
-    if (this.used) return;
     for (const w of this.workers) void w.terminate();
   }
 
   /**
    * Reads, merges, prices and tallies whole projects on the main thread and the workers at once;
    * only the sums and call keys cross threads. Returns `null` when a call turned up in two threads'
-   * projects (a session moved between project folders): sums that might count it twice are not
-   * given, and the caller merges the files together instead.
+   * projects (a session moved between project folders: sums that might count it twice are not
+   * given) or a worker failed; the caller then merges the files together instead. An error on the
+   * main thread (a file deleted since it was found) is thrown; call `close` then.
    */
-  async run(run: PartitionRun): Promise<PartitionOutcome | null> {
-    this.used = true;
+  async run(run: PartitionInput): Promise<PartitionTotals | null> {
     const { groups } = run;
     this.onProgress = run.onProgress;
     // Thread t starts with group t (the largest ones, one each), then all take the next from the
-    // counter: which thread reads a project does not depend on which thread started first.
+    // counter: which thread reads the largest projects does not depend on which started first.
     const counter = new Int32Array(new SharedArrayBuffer(4));
     counter[0] = this.workers.length + 1;
     this.workers.forEach((w, i) => {
@@ -226,9 +240,18 @@ export class PartitionWorkers {
       // Let the workers' progress in while this thread keeps working.
       if (this.workers.length) await new Promise<void>((r) => setImmediate(r));
     }
-    const parts = [own.finish(metas, run.book, this.task), ...(await Promise.all(this.results))];
-    if (splitCall(own, parts.slice(1))) return null;
-    const out: PartitionOutcome = {
+    const mine = own.finish(metas, run.book, this.task);
+    let theirs: ThreadTally[];
+    try {
+      theirs = await Promise.all(this.results);
+    } catch {
+      // A worker that could not start or died (out of memory): the merge on one thread still can.
+      this.close();
+      return null;
+    }
+    if (splitCall(own, theirs)) return null;
+    const parts = [mine, ...theirs];
+    const out: PartitionTotals = {
       agg: mergeAggregates(
         parts.map((p) => p.agg),
         this.task.by,
@@ -252,10 +275,10 @@ export class PartitionWorkers {
 
 type WorkerMessage =
   | { kind: 'progress'; files: number; bytes: number }
-  | { kind: 'result'; result: PartitionResult };
+  | { kind: 'result'; result: ThreadTally };
 
 /** True when a call key is in more than one thread's share. */
-function splitCall(own: PartitionReducer, others: PartitionResult[]): boolean {
+function splitCall(own: PartitionReducer, others: ThreadTally[]): boolean {
   const seen = others.length > 1 ? new Set<string>() : undefined;
   for (const part of others) {
     for (const key of part.keys) {

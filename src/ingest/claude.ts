@@ -86,15 +86,26 @@ export interface DirectReport {
   runEvents: UsageEvent[];
   problems: Problem[];
   stats: ScanStats;
-  /** The threads tallied whole projects each (see `reportClaudeDirect`). */
-  byProject: boolean;
+  /**
+   * How the transcripts were tallied: `per-project` (each thread whole projects) or `merged` (every
+   * file's calls merged on the main thread). The sums are the same.
+   */
+  tally: 'per-project' | 'merged';
 }
 
 /**
- * `report --no-ledger`: the sums of `scanClaudeDirect`'s events, grouped and filtered. On large
- * trees of several projects each thread reads, merges, prices and tallies whole projects and only
- * the sums cross threads; otherwise (one big project, a custom price book) the files are merged on
- * the main thread and tallied there.
+ * `report --no-ledger`: the sums of `scanClaudeDirect`'s events, grouped and filtered. Each thread
+ * reads, merges, prices and tallies whole projects and only the sums cross threads, when the tree
+ * is large (24 MiB or more, or `options.workers` / `TOKENLEDGER_WORKERS` set), the price book came
+ * from `createPriceBook`, the compiled worker is there (not when running from source) and the
+ * projects balance across the threads. Otherwise, and when a call turns up in two threads' projects
+ * or a worker fails, every file is parsed (on all threads) and merged on the main thread.
+ *
+ * @param options.workers worker threads besides the main thread (default: cores − 1, none for
+ *   small trees)
+ * @example
+ * const r = await reportClaudeDirect([`${homedir()}/.claude`], createPriceBook(), { by: 'agent', filter: {} });
+ * r.agg.groups.map((g) => [g.key, g.costNano]);
  */
 export async function reportClaudeDirect(
   paths: string[],
@@ -103,14 +114,14 @@ export async function reportClaudeDirect(
   onProgress?: (p: IngestProgress) => void,
   options: { inputShare?: number; workers?: number } = {},
 ): Promise<DirectReport> {
-  // The partition workers start first (see PartitionWorkers) and are ended if they are not needed.
   const recipe = priceBookRecipe(book);
   const { fullScanJobs, defaultWorkers, workerBudget } = await scanModules();
   const budget = options.workers ?? workerBudget();
   const part = recipe && budget > 0 ? await import('./claude-partition.js') : undefined;
-  const pool =
-    recipe && part?.partitionWorkerAvailable() ? new part.PartitionWorkers(budget, recipe, task) : undefined;
+  let pool: PartitionWorkers | undefined;
   try {
+    // Started before the files are found (see PartitionWorkers), ended if they are not needed.
+    if (recipe && part?.partitionWorkerAvailable()) pool = new part.PartitionWorkers(budget, recipe, task);
     const found = discoverClaudeFiles(paths);
     const jobs = fullScanJobs(found.transcripts);
     const problems = [...found.problems];
@@ -123,7 +134,7 @@ export async function reportClaudeDirect(
         claude = await tallyByProject(pool, groups, found, jobs, book, problems, progress);
     }
     pool?.close();
-    const byProject = claude !== null;
+    const tally = claude ? 'per-project' : 'merged';
     if (!claude) {
       const merged = await mergeClaudeFiles(found, jobs, book, problems, progress, workers);
       claude = { agg: aggregate(merged.events, task.by, task.filter), stats: merged.stats };
@@ -137,7 +148,7 @@ export async function reportClaudeDirect(
       runEvents: other.events.filter((e) => e.source === 'workflow'),
       problems: sortProblems(problems),
       stats: claude.stats,
-      byProject,
+      tally,
     };
   } finally {
     pool?.close();
@@ -547,6 +558,7 @@ function tracker(jobs: ClaudeScanJob[], onProgress?: (p: IngestProgress) => void
     reset: () => {
       p.filesDone = 0;
       p.bytesDone = 0;
+      onProgress?.(p);
     },
   };
 }

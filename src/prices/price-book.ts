@@ -99,17 +99,19 @@ export interface PriceBookOptions {
  * const q = book.quote({ model: 'claude-sonnet-4-5', provider: 'anthropic', time: Date.now() });
  * costOf(usage, q!.card); // nano-dollars
  */
+const recipes = new WeakMap<PriceBook, PriceBookOptions>();
+
 export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
   const book = buildPriceBook(opts);
-  recipes.set(book, opts);
+  // A copy: options changed by the caller afterwards must not reach the threads that rebuild it.
+  recipes.set(book, structuredClone(opts));
   return book;
 }
 
-const recipes = new WeakMap<PriceBook, PriceBookOptions>();
-
 /**
  * The options a book was made with by `createPriceBook` (plain data another thread can rebuild it
- * from), or `undefined` for any other book.
+ * from), or `undefined` for any other book. A book whose methods were replaced afterwards is not
+ * supported.
  */
 export function priceBookRecipe(book: PriceBook): PriceBookOptions | undefined {
   return recipes.get(book);

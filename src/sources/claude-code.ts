@@ -225,6 +225,11 @@ class FileParser {
     this.out.problems.push({ file: this.info.file, line, reason });
   }
 
+  // Where the line being parsed starts: two numbers, not an object per line (most lines need neither).
+  private atOffset = 0;
+  private atLines = 0;
+  private pendingFrom: ClaudeScanFrom | undefined;
+
   /**
    * Decodes a candidate line. The message's `content` array (text, thinking, tool calls: most of an
    * assistant line's bytes) is cut out before parsing when it holds no spawn: usage is outside it.
@@ -232,11 +237,6 @@ class FileParser {
    * the last one (found searching backwards, through the short tail only); if the cut text does not
    * parse, the whole line is parsed instead.
    */
-  /** Offset and line of the line being parsed. */
-  // Where the line being parsed starts: two numbers, not an object per line (most lines need neither).
-  private atOffset = 0;
-  private atLines = 0;
-  private pendingFrom: ClaudeScanFrom | undefined;
 
   parseLine(buf: Buffer, start: number, end: number, line: number, fileOffset = 0): void {
     this.atOffset = fileOffset;
