@@ -461,6 +461,11 @@ async function ingestJobs(work: IngestWork, onProgress?: (p: IngestProgress) => 
     const problems: Problem[] = [];
     const reset: string[] = [];
     for (const { scan, job } of pending) {
+      if (scan.unreadable) {
+        // Reported now, not stored: the file keeps its state and is read again next time.
+        result.problems.push(...scan.problems);
+        continue;
+      }
       const st = job.stat ?? statToState(statSync(job.info.file));
       const prev = states.get(job.info.file);
       const first = Number.isFinite(scan.firstTs) ? scan.firstTs : null;

@@ -581,6 +581,24 @@ describe('call identity and skipped records', () => {
 
 // ── Broken and partial files ─────────────────────────────────────────────────────────────────────────
 describe('broken, partial and empty files', () => {
+  it('reports a file that cannot be read (deleted since it was found) as its problem, without throwing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenledger-gone-'));
+    const gone = join(dir, 'deleted.jsonl');
+    try {
+      const scan = parseClaudeTranscript({ file: gone, project: 'p', session: 'deleted' });
+      expect(scan.unreadable).toBe(true);
+      expect(scan.calls).toEqual([]);
+      expect(scan.problems).toEqual([
+        { file: gone, line: 0, reason: expect.stringMatching(/^cannot read: ENOENT/) },
+      ]);
+      // An incremental read keeps its place: nothing was read.
+      const later = parseClaudeTranscript({ file: gone }, { offset: 120, lines: 3 });
+      expect([later.endOffset, later.lines, later.bytesRead]).toEqual([120, 3, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports garbage lines with their line numbers while the valid lines around them count', () => {
     const lines: (string | Buffer)[] = [
       assistant({ id: 'v1', req: 'r', input: 1, output: 10 }), // 1

@@ -58,6 +58,8 @@ export interface ClaudeFileScan {
   bytesRead: number;
   /** Earliest timestamp seen in the file: an original session starts before its resumed copies. */
   firstTs: number;
+  /** The file could not be read (its problem says why); nothing of it is in this scan. */
+  unreadable?: boolean;
   /**
    * Where the next incremental read must start instead of `endOffset`: set when inline sidechain
    * calls are still waiting for the line that names their sub-agent, so they are read again then.
@@ -445,22 +447,33 @@ export function parseClaudeTranscript(
   p.onSpawn = () => {
     if (!patterns.includes(AGENT_ID)) patterns.push(AGENT_ID);
   };
-  const res = scanJsonl(info.file, {
-    from: from.offset,
-    linesBefore: from.lines,
-    patterns,
-    onCandidate: (buf, start, end, line, offset) => p.parseLine(buf, start, end, line, offset),
-    onMalformed: (line, reason) => p.problem(line, reason),
-    onTail: (text, line) => {
-      let rec: unknown;
-      try {
-        rec = JSON.parse(text);
-      } catch {
-        return; // still being written
-      }
-      p.record(rec, line);
-    },
-  });
+  let res: ReturnType<typeof scanJsonl>;
+  try {
+    res = scanJsonl(info.file, {
+      from: from.offset,
+      linesBefore: from.lines,
+      patterns,
+      onCandidate: (buf, start, end, line, offset) => p.parseLine(buf, start, end, line, offset),
+      onMalformed: (line, reason) => p.problem(line, reason),
+      onTail: (text, line) => {
+        let rec: unknown;
+        try {
+          rec = JSON.parse(text);
+        } catch {
+          return; // still being written
+        }
+        p.record(rec, line);
+      },
+    });
+  } catch (err) {
+    if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+    // Deleted since it was found (Claude Code prunes old transcripts), unreadable: a problem of this
+    // file, not the end of the whole read. What was read of it is dropped: it is read again whole.
+    const unread = new FileParser(info, from).out;
+    unread.problems.push({ file: info.file, line: 0, reason: `cannot read: ${(err as Error).message}` });
+    unread.unreadable = true;
+    return unread;
+  }
   p.out.calls = dedupWithinFile(p.out.calls);
   const resume = p.unresolvedFrom();
   if (resume) p.out.resumeFrom = resume;
