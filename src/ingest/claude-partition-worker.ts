@@ -33,10 +33,24 @@ const { groups, counter, first } = await next<{
   first: number;
 }>();
 const reducer = new PartitionReducer();
+// Progress goes out at most every 100 ms: a message per file would cost more than it tells.
+let files = 0;
+let bytes = 0;
+let sentAt = Date.now();
+const sendProgress = () => {
+  port.postMessage({ kind: 'progress', files, bytes });
+  files = 0;
+  bytes = 0;
+  sentAt = Date.now();
+};
 for (let i = first; i < groups.length; i = Atomics.add(counter, 0, 1)) {
-  const group = groups[i]!;
-  port.postMessage({ kind: 'progress', files: group.files.length, bytes: reducer.scanGroup(group) });
+  reducer.scanGroup(groups[i]!, (read) => {
+    files++;
+    bytes += read;
+    if (Date.now() - sentAt >= 100) sendProgress();
+  });
 }
+if (files > 0) sendProgress();
 const metas = await next<ClaudeAgentMeta[]>();
 port.off('message', listener);
 port.postMessage({ kind: 'result', result: reducer.finish(metas, book, task) });

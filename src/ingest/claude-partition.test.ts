@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../test/helpers/tmp.js';
@@ -89,8 +89,10 @@ describe('PartitionReducer', () => {
     const a = write('-home-a', 's1.jsonl', [call(10), other]);
     const b = write('-home-b', 's2.jsonl', [call(25)]);
     const reducer = new PartitionReducer();
-    reducer.scanGroup({ files: [a], bytes: 0 });
-    reducer.scanGroup({ files: [b], bytes: 0 });
+    const read: number[] = [];
+    reducer.scanGroup({ files: [a], bytes: 0 }, (n) => read.push(n));
+    reducer.scanGroup({ files: [b], bytes: 0 }, (n) => read.push(n));
+    expect(read).toEqual([statSync(a.file).size, statSync(b.file).size]);
     const t = reducer.finish([], createPriceBook(), { by: 'project', filter: {} });
     expect(t.agg.totals.events).toBe(2);
     expect(t.agg.totals.usage.outputTokens).toBe(28); // 25 (the larger snapshot) + 3

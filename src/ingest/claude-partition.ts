@@ -53,19 +53,17 @@ export class PartitionReducer {
   private bytesRead = 0;
   private lines = 0;
 
-  /** Reads one project's files; returns the bytes read (for progress). */
-  scanGroup(group: ProjectGroup): number {
-    let bytes = 0;
+  /** Reads one project's files, telling `onFile` of each (for progress). */
+  scanGroup(group: ProjectGroup, onFile: (bytes: number) => void): void {
     for (const info of group.files) {
       const scan = parseClaudeTranscript(info);
       this.merge.addScan(scan, info.project);
       for (const p of scan.problems) this.problems.push(p);
       this.filesRead++;
       this.lines += scan.lines;
-      bytes += scan.bytesRead;
+      this.bytesRead += scan.bytesRead;
+      onFile(scan.bytesRead);
     }
-    this.bytesRead += bytes;
-    return bytes;
   }
 
   /** The merge, for the main thread's own share (it also checks the other threads' keys against it). */
@@ -236,7 +234,7 @@ export class PartitionWorkers {
     const own = new PartitionReducer();
     for (let i = 0; i < groups.length; i = Atomics.add(counter, 0, 1)) {
       const group = groups[i]!;
-      run.onProgress(group.files.length, own.scanGroup(group));
+      own.scanGroup(group, (bytes) => run.onProgress(1, bytes));
       // Let the workers' progress in while this thread keeps working.
       if (this.workers.length) await new Promise<void>((r) => setImmediate(r));
     }
