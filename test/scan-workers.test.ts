@@ -21,6 +21,7 @@ import type * as Prices from '../src/prices/price-book.js';
 import type { ClaudeFileScan } from '../src/sources/claude-code.js';
 import type * as Discover from '../src/sources/claude-discover.js';
 import type * as Scan from '../src/sources/claude-scan.js';
+import { sortedUnpriced } from './helpers/aggregate.js';
 import { GEN_CORPUS } from './helpers/paths.js';
 import { assistantLine } from './helpers/transcript.js';
 
@@ -90,11 +91,6 @@ describe('a direct report tallied by project on worker threads', () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const norm = (a: Agg.Aggregate) => {
-    const t = (x: Agg.Tally) => ({ ...x, unpricedModels: [...x.unpricedModels].sort() });
-    return { totals: t(a.totals), groups: a.groups.map(t) };
-  };
-
   async function expectSameAsMerged(
     paths: string[],
     workers: number,
@@ -106,7 +102,7 @@ describe('a direct report tallied by project on worker threads', () => {
     for (const by of GROUP_BYS) {
       const filter = opts.filter ?? {};
       const r = await reportClaudeDirect(paths, b, { by, filter }, undefined, { workers });
-      expect(norm(r.agg), by).toEqual(norm(aggregate(merged.events, by, filter)));
+      expect(sortedUnpriced(r.agg), by).toEqual(sortedUnpriced(aggregate(merged.events, by, filter)));
       expect(r.problems).toEqual(merged.problems);
       expect(r.stats).toEqual(merged.stats);
       perProject.push(r.tally === 'per-project');
@@ -229,7 +225,7 @@ describe('a direct report tallied by project on worker threads', () => {
       const r = await reportClaudeDirect([join(root, 'claude')], book, { by: 'agent', filter: {} });
       expect(r.tally).toBe('per-project');
       const merged = await scanClaudeDirect([join(root, 'claude')], book);
-      expect(norm(r.agg)).toEqual(norm(aggregate(merged.events, 'agent')));
+      expect(sortedUnpriced(r.agg)).toEqual(sortedUnpriced(aggregate(merged.events, 'agent')));
     } finally {
       if (before === undefined) delete process.env.TOKENLEDGER_WORKERS;
       else process.env.TOKENLEDGER_WORKERS = before;

@@ -4,6 +4,7 @@ import type { PriceBook } from '../core/pricing.js';
 import {
   type DirectReport,
   type DirectScan,
+  type IngestProgress,
   type IngestResult,
   ingestClaude,
   reportClaudeDirect,
@@ -30,62 +31,38 @@ export function inputPaths(given: string[], ledgerOnly = false): { paths: string
   return { paths: roots, explicit: false };
 }
 
-export async function ingestWithProgress(
+/** Runs a read with a progress line on stderr (see `progressLine`), cleared at the end. */
+async function withProgressLine<T>(read: (update: (p: IngestProgress) => void) => Promise<T>): Promise<T> {
+  const progress = progressLine();
+  try {
+    return await read(progress.update);
+  } finally {
+    progress.done();
+  }
+}
+
+const shareOption = (inputShare: number | undefined) => (inputShare === undefined ? {} : { inputShare });
+
+export function ingestWithProgress(
   paths: string[],
   ledger: LedgerStore,
   book: PriceBook,
   inputShare?: number,
 ): Promise<IngestResult> {
-  const progress = progressLine();
-  try {
-    return await ingestClaude(
-      paths,
-      ledger,
-      book,
-      progress.update,
-      inputShare === undefined ? {} : { inputShare },
-    );
-  } finally {
-    progress.done();
-  }
+  return withProgressLine((update) => ingestClaude(paths, ledger, book, update, shareOption(inputShare)));
 }
 
-export async function scanWithProgress(
-  paths: string[],
-  book: PriceBook,
-  inputShare?: number,
-): Promise<DirectScan> {
-  const progress = progressLine();
-  try {
-    return await scanClaudeDirect(
-      paths,
-      book,
-      progress.update,
-      inputShare === undefined ? {} : { inputShare },
-    );
-  } finally {
-    progress.done();
-  }
+export function scanWithProgress(paths: string[], book: PriceBook, inputShare?: number): Promise<DirectScan> {
+  return withProgressLine((update) => scanClaudeDirect(paths, book, update, shareOption(inputShare)));
 }
 
-export async function reportWithProgress(
+export function reportWithProgress(
   paths: string[],
   book: PriceBook,
   task: { by: GroupBy; filter: EventFilter },
   inputShare?: number,
 ): Promise<DirectReport> {
-  const progress = progressLine();
-  try {
-    return await reportClaudeDirect(
-      paths,
-      book,
-      task,
-      progress.update,
-      inputShare === undefined ? {} : { inputShare },
-    );
-  } finally {
-    progress.done();
-  }
+  return withProgressLine((update) => reportClaudeDirect(paths, book, task, update, shareOption(inputShare)));
 }
 
 export async function openLedger(path: string): Promise<LedgerStore> {

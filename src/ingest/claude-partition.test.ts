@@ -97,7 +97,7 @@ describe('PartitionReducer', () => {
     expect(t.agg.totals.events).toBe(2);
     expect(t.agg.totals.usage.outputTokens).toBe(28); // 25 (the larger snapshot) + 3
     expect(t.keys.sort()).toEqual(['msg_1|req_1', 'msg_2|req_2']);
-    expect(t.filesRead).toBe(2);
-    expect(t.lines).toBe(3);
+    expect(t.counts.filesRead).toBe(2);
+    expect(t.counts.lines).toBe(3);
   });
 });

@@ -15,6 +15,7 @@ import type { PriceBookOptions } from '../prices/price-book.js';
 import { type ClaudeFileInfo, parseClaudeTranscript } from '../sources/claude-code.js';
 import type { ClaudeAgentMeta } from '../sources/claude-discover.js';
 import { ClaudeMerge } from '../sources/claude-merge.js';
+import type { ScanStats } from './claude.js';
 
 /**
  * One project's transcripts. Claude Code keeps a session, its sub-agents and its resumed copies in
@@ -27,16 +28,16 @@ export interface ProjectGroup {
   bytes: number;
 }
 
+/** What was read, as `ScanStats` counts it (less the files found). */
+export type ScanCounts = Omit<ScanStats, 'files'>;
+
 /** What a thread made of the projects it took. */
 export interface ThreadTally {
   agg: Aggregate;
   /** Its call keys, so the main thread can prove no call was split across threads. */
   keys: string[];
   problems: Problem[];
-  filesRead: number;
-  bytesRead: number;
-  lines: number;
-  synthetic: number;
+  counts: ScanCounts;
 }
 
 /** What the threads are asked to report. */
@@ -49,9 +50,7 @@ export interface PartitionTask {
 export class PartitionReducer {
   private readonly merge = new ClaudeMerge();
   private readonly problems: Problem[] = [];
-  private filesRead = 0;
-  private bytesRead = 0;
-  private lines = 0;
+  private readonly counts: ScanCounts = { filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
 
   /** Reads one project's files, telling `onFile` of each (for progress). */
   scanGroup(group: ProjectGroup, onFile: (bytes: number) => void): void {
@@ -59,16 +58,16 @@ export class PartitionReducer {
       const scan = parseClaudeTranscript(info);
       this.merge.addScan(scan, info.project);
       for (const p of scan.problems) this.problems.push(p);
-      this.filesRead++;
-      this.lines += scan.lines;
-      this.bytesRead += scan.bytesRead;
+      this.counts.filesRead++;
+      this.counts.lines += scan.lines;
+      this.counts.bytesRead += scan.bytesRead;
       onFile(scan.bytesRead);
     }
   }
 
-  /** The merge, for the main thread's own share (it also checks the other threads' keys against it). */
-  get calls(): { has(key: string): boolean } {
-    return this.merge;
+  /** A call of this thread's projects (the main thread checks the other threads' keys with it). */
+  has(key: string): boolean {
+    return this.merge.has(key);
   }
 
   finish(metas: ClaudeAgentMeta[], book: PriceBook, task: PartitionTask): ThreadTally {
@@ -79,10 +78,7 @@ export class PartitionReducer {
       agg: tally.result(),
       keys: [...this.merge.keys()],
       problems: this.problems,
-      filesRead: this.filesRead,
-      bytesRead: this.bytesRead,
-      lines: this.lines,
-      synthetic: this.merge.synthetic,
+      counts: { ...this.counts, synthetic: this.merge.synthetic },
     };
   }
 }
@@ -134,14 +130,8 @@ export interface PartitionInput {
   onProgress(files: number, bytes: number): void;
 }
 
-export interface PartitionTotals {
-  agg: Aggregate;
-  problems: Problem[];
-  filesRead: number;
-  bytesRead: number;
-  lines: number;
-  synthetic: number;
-}
+/** All threads' sums. */
+export type PartitionTotals = Omit<ThreadTally, 'keys'>;
 
 const WORKER_URL = new URL('./claude-partition-worker.js', import.meta.url);
 
@@ -160,6 +150,7 @@ export class PartitionWorkers {
   private readonly workers: Worker[] = [];
   private readonly results: Promise<ThreadTally>[] = [];
   private onProgress: ((files: number, bytes: number) => void) | undefined;
+  private closed = false;
 
   /**
    * @param count worker threads besides the main thread, which takes projects too
@@ -207,6 +198,8 @@ export class PartitionWorkers {
 
   /** Ends the workers (those already done are not affected): unused, or after `run` failed. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     for (const w of this.workers) void w.terminate();
   }
 
@@ -249,27 +242,20 @@ export class PartitionWorkers {
     }
     if (splitCall(own, theirs)) return null;
     const parts = [mine, ...theirs];
-    const out: PartitionTotals = {
+    const counts: ScanCounts = { filesRead: 0, bytesRead: 0, lines: 0, synthetic: 0 };
+    for (const p of parts) for (const k of COUNT_KEYS) counts[k] += p.counts[k];
+    return {
       agg: mergeAggregates(
         parts.map((p) => p.agg),
         this.task.by,
       ),
-      problems: [],
-      filesRead: 0,
-      bytesRead: 0,
-      lines: 0,
-      synthetic: 0,
+      problems: parts.flatMap((p) => p.problems),
+      counts,
     };
-    for (const p of parts) {
-      for (const x of p.problems) out.problems.push(x);
-      out.filesRead += p.filesRead;
-      out.bytesRead += p.bytesRead;
-      out.lines += p.lines;
-      out.synthetic += p.synthetic;
-    }
-    return out;
   }
 }
+
+const COUNT_KEYS = ['filesRead', 'bytesRead', 'lines', 'synthetic'] as const;
 
 type WorkerMessage =
   | { kind: 'progress'; files: number; bytes: number }
@@ -280,7 +266,7 @@ function splitCall(own: PartitionReducer, others: ThreadTally[]): boolean {
   const seen = others.length > 1 ? new Set<string>() : undefined;
   for (const part of others) {
     for (const key of part.keys) {
-      if (own.calls.has(key)) return true;
+      if (own.has(key)) return true;
       if (seen) {
         if (seen.has(key)) return true;
         seen.add(key);

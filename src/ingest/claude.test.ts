@@ -15,10 +15,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sortedUnpriced } from '../../test/helpers/aggregate.js';
 import { FIXTURES_DIR, GEN_CORPUS } from '../../test/helpers/paths.js';
 import { removeTempDirs, tempDir } from '../../test/helpers/tmp.js';
 import { assistantLine, jsonl, userLine } from '../../test/helpers/transcript.js';
-import { type Aggregate, aggregate, GROUP_BYS, type Tally } from '../core/aggregate.js';
+import { aggregate, GROUP_BYS } from '../core/aggregate.js';
 import type { Problem, UsageEvent } from '../core/event.js';
 import type { PriceBook } from '../core/pricing.js';
 import { parsePriceOverrides } from '../prices/overrides.js';
@@ -55,11 +56,6 @@ function claudeTree(): { root: string; project: string } {
   const project = join(root, 'projects', '-home-dev-app');
   mkdirSync(project, { recursive: true });
   return { root, project };
-}
-
-function norm(a: Aggregate): Aggregate {
-  const t = (x: Tally): Tally => ({ ...x, unpricedModels: [...x.unpricedModels].sort() });
-  return { totals: t(a.totals), groups: a.groups.map(t) };
 }
 
 const sortById = (events: UsageEvent[]) => [...events].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -123,7 +119,7 @@ describe('ingest of the real-format fixtures', () => {
     const direct = await scanClaudeDirect(FIXTURES, book);
     expect(sortById(ledger.events())).toEqual(sortById(direct.events));
     for (const by of GROUP_BYS)
-      expect(norm(ledger.aggregate(by))).toEqual(norm(aggregate(direct.events, by)));
+      expect(sortedUnpriced(ledger.aggregate(by))).toEqual(sortedUnpriced(aggregate(direct.events, by)));
     expect(ledger.problems()).toEqual(direct.problems);
     // agents: 03's msg_haiku is in agent-a.jsonl (no type known: "subagent"); 04's sidechain call is
     // e1c84ba5 and 05's is showcol1, both spawned as general-purpose; the other 13 calls are main.

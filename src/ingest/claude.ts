@@ -180,8 +180,7 @@ async function tallyByProject(
     return null;
   }
   problems.push(...metaProblems, ...out.problems);
-  const { filesRead, bytesRead, lines, synthetic } = out;
-  return { agg: out.agg, stats: { files: jobs.length, filesRead, bytesRead, lines, synthetic } };
+  return { agg: out.agg, stats: { files: jobs.length, ...out.counts } };
 }
 
 // Projects are not split, so a thread may get more than an even share of the bytes. Tallying per

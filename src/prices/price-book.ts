@@ -89,6 +89,9 @@ export interface PriceBookOptions {
   overridesVersion?: string;
 }
 
+// What each book from `createPriceBook` was made with, for `priceBookRecipe`.
+const recipes = new WeakMap<PriceBook, PriceBookOptions>();
+
 /**
  * The default price book: `@pydantic/genai-prices` (dated prices, >200k tiers, 5m/1h cache writes)
  * under the user's overrides. Quotes are cached per (provider, model, speed, day), so pricing a
@@ -99,8 +102,6 @@ export interface PriceBookOptions {
  * const q = book.quote({ model: 'claude-sonnet-4-5', provider: 'anthropic', time: Date.now() });
  * costOf(usage, q!.card); // nano-dollars
  */
-const recipes = new WeakMap<PriceBook, PriceBookOptions>();
-
 export function createPriceBook(opts: PriceBookOptions = {}): PriceBook {
   const book = buildPriceBook(opts);
   // A copy: options changed by the caller afterwards must not reach the threads that rebuild it.

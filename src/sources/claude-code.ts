@@ -239,7 +239,6 @@ class FileParser {
    * the last one (found searching backwards, through the short tail only); if the cut text does not
    * parse, the whole line is parsed instead.
    */
-
   parseLine(buf: Buffer, start: number, end: number, line: number, fileOffset = 0): void {
     this.atOffset = fileOffset;
     this.atLines = line - 1;

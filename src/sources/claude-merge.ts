@@ -176,7 +176,9 @@ export class ClaudeMerge {
   events(book: PriceBook): UsageEvent[] {
     const out = new Array<UsageEvent>(this.calls.size);
     let i = 0;
-    for (const [key, m] of this.calls) out[i++] = this.toEvent(key, m, book);
+    this.forEachEvent(book, (e) => {
+      out[i++] = e;
+    });
     return out;
   }
 
